@@ -1,0 +1,48 @@
+# The verbs a newcomer needs. `make test` works on a fresh machine: it builds the virtual
+# environments it needs, lints the code and the template, and runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.13: prefer it (directly or through pyenv), else any python3 >= 3.11.
+PYTHON ?= $(shell for cmd in "python3.13" "env PYENV_VERSION=3.13.0 python3.13" "python3"; do \
+	$$cmd -c 'import sys; assert sys.version_info >= (3, 11); print(sys.executable)' 2>/dev/null && break; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install test pytest lint clean
+
+help:
+	@echo "make test     set up .venv and .venv-sam, lint (ruff, cfn-lint, sam validate --lint), run pytest"
+	@echo "make pytest   only the test suite (after make install)"
+	@echo "make lint     only the linters"
+	@echo "make clean    remove the virtual environments and build output"
+
+$(VENV)/.installed: requirements-dev.txt shared/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Need python3.13 (or python3 >= 3.11) on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON)" || { echo "Need python3.13 (or python3 >= 3.11) on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest
+
+test: lint pytest
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam

@@ -1,0 +1,1 @@
+"""Everything that talks to something outside the process: AWS, Slack, Secrets Manager."""

@@ -1,0 +1,44 @@
+"""boto3 clients, made lazily once per container, and the translation of AWS failures.
+
+Clients honour AWS_ENDPOINT_URL (moto in tests, the local stack), so nothing here names an
+endpoint. Creating a client costs tens of milliseconds; doing it at import time would make every
+cold start pay for clients the invocation may never use.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from slack_integration.errors import AWS_UNAVAILABLE, ServiceError
+from slack_integration.observability import logger
+
+# Standard retry mode backs off on throttling; short timeouts keep a stuck call inside the
+# function's budget instead of eating it.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch AWS endpoints between cases)."""
+    client.cache_clear()
+
+
+def error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return None
+
+
+def unavailable(exc: BotoCoreError | ClientError, operation: str) -> ServiceError:
+    """An AWS failure the caller can only retry later; logged here with its AWS error code."""
+    logger.warning("AWS call failed", extra={"operation": operation, "aws_error": error_code(exc) or type(exc).__name__})
+    return AWS_UNAVAILABLE.error()

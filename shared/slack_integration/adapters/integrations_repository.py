@@ -1,0 +1,132 @@
+"""The integrations table: one item per Buster user (see template.yaml IntegrationsTable)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from slack_integration.adapters import aws
+from slack_integration.errors import INTEGRATION_CHANGED
+from slack_integration.models.integration import HealthStatus, Integration, utc_now
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items()}
+
+
+def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+class IntegrationsRepository:
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self._table = table_name
+        self._client = dynamodb
+
+    @property
+    def _ddb(self) -> Any:
+        if self._client is None:
+            self._client = aws.client("dynamodb")
+        return self._client
+
+    def get_by_user(self, user_id: str) -> Integration | None:
+        try:
+            answer = self._ddb.get_item(
+                TableName=self._table, Key={"userId": {"S": user_id}}, ConsistentRead=True
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "GetItem integrations") from exc
+        item = answer.get("Item")
+        return Integration.from_item(_from_ddb(item)) if item else None
+
+    def get_by_id(self, integration_id: str) -> Integration | None:
+        try:
+            answer = self._ddb.query(
+                TableName=self._table,
+                IndexName="byId",
+                KeyConditionExpression="id = :id",
+                ExpressionAttributeValues={":id": {"S": integration_id}},
+                Limit=1,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "Query integrations.byId") from exc
+        items = answer.get("Items", [])
+        return Integration.from_item(_from_ddb(items[0])) if items else None
+
+    def put(self, integration: Integration) -> None:
+        try:
+            self._ddb.put_item(TableName=self._table, Item=_to_ddb(integration.to_item()))
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "PutItem integrations") from exc
+
+    def set_notification_channel(self, integration: Integration, channel_id: str, channel_name: str) -> Integration:
+        """Save a channel Slack has just confirmed usable; that also makes the integration healthy.
+
+        The condition on `id` stops a write from landing on an integration that was replaced
+        (a reconnect to another workspace) between our read and this write.
+        """
+        now = utc_now()
+        return self._update(
+            integration,
+            "SET notificationChannelId = :cid, notificationChannelName = :cname, updatedAt = :now, "
+            "healthStatus = :healthy, healthCheckedAt = :now REMOVE lastErrorCode",
+            {
+                ":cid": channel_id,
+                ":cname": channel_name,
+                ":now": now,
+                ":healthy": HealthStatus.HEALTHY.value,
+            },
+        )
+
+    def record_health(self, integration: Integration, status: HealthStatus, error_code: str | None) -> Integration:
+        now = utc_now()
+        values: dict[str, Any] = {":status": status.value, ":now": now}
+        expression = "SET healthStatus = :status, healthCheckedAt = :now, updatedAt = :now"
+        if error_code:
+            expression += ", lastErrorCode = :code"
+            values[":code"] = error_code
+        else:
+            expression += " REMOVE lastErrorCode"
+        return self._update(integration, expression, values)
+
+    def deactivate(self, integration: Integration) -> Integration:
+        return self._update(
+            integration,
+            "SET isActive = :false, healthStatus = :status, updatedAt = :now",
+            {":false": False, ":status": HealthStatus.NEEDS_RECONNECT.value, ":now": utc_now()},
+        )
+
+    def scan(self) -> Iterator[Integration]:
+        """Every integration, page by page (operator tooling only: never on a request path)."""
+        paginator = self._ddb.get_paginator("scan")
+        try:
+            for page in paginator.paginate(TableName=self._table):
+                for item in page.get("Items", []):
+                    yield Integration.from_item(_from_ddb(item))
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "Scan integrations") from exc
+
+    def _update(self, integration: Integration, expression: str, values: dict[str, Any]) -> Integration:
+        values = {**values, ":id": integration.id}
+        try:
+            answer = self._ddb.update_item(
+                TableName=self._table,
+                Key={"userId": {"S": integration.user_id}},
+                UpdateExpression=expression,
+                ConditionExpression="id = :id",
+                ExpressionAttributeValues=_to_ddb(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                raise INTEGRATION_CHANGED.error() from exc
+            raise aws.unavailable(exc, "UpdateItem integrations") from exc
+        except BotoCoreError as exc:
+            raise aws.unavailable(exc, "UpdateItem integrations") from exc
+        return Integration.from_item(_from_ddb(answer["Attributes"]))

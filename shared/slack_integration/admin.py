@@ -1,0 +1,81 @@
+"""Operator command line, configured from the same environment variables as the functions.
+
+    python -m slack_integration.admin connect --user-id U --team-id T --team-name NAME --bot-token xoxb-...
+    python -m slack_integration.admin disconnect --user-id U
+    python -m slack_integration.admin list
+
+Each prints JSON lines (an integration per line; never a token). Pass `--bot-token -` to read
+the token from standard input and keep it out of the shell history and the process list.
+Exit codes: 0 done, 1 the service refused (message on stderr), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from pydantic import SecretStr
+
+from slack_integration import dependencies
+from slack_integration.config import ConfigError, get_settings
+from slack_integration.errors import ServiceError
+from slack_integration.models.integration import Integration
+from slack_integration.observability import logger
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m slack_integration.admin", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    connect = commands.add_parser("connect", help="store a bot token and create or update the user's integration")
+    connect.add_argument("--user-id", required=True)
+    connect.add_argument("--team-id", required=True)
+    connect.add_argument("--team-name", required=True)
+    connect.add_argument("--bot-token", required=True, help="xoxb-... or - to read it from stdin")
+    disconnect = commands.add_parser("disconnect", help="delete the user's token and deactivate the integration")
+    disconnect.add_argument("--user-id", required=True)
+    commands.add_parser("list", help="print every integration")
+    return parser
+
+
+def _print(integration: Integration, out: TextIO) -> None:
+    out.write(json.dumps(integration.public_view(), sort_keys=True) + "\n")
+
+
+def _read_token(value: str, stdin: TextIO) -> SecretStr:
+    token = stdin.readline().strip() if value == "-" else value.strip()
+    if not token.startswith("xoxb-"):
+        raise ValueError("--bot-token must be a Slack bot token (xoxb-...)")
+    return SecretStr(token)
+
+
+def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        get_settings()
+        if args.command == "connect":
+            token = _read_token(args.bot_token, stdin)
+            _print(dependencies.installation_service().connect(args.user_id, args.team_id, args.team_name, token), out)
+        elif args.command == "disconnect":
+            _print(dependencies.installation_service().disconnect(args.user_id), out)
+        else:
+            for integration in dependencies.integrations().scan():
+                _print(integration, out)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    # Standard output carries only the JSON lines; the service's logs go to stderr.
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+    sys.exit(main())

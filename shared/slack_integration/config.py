@@ -1,0 +1,57 @@
+"""The service's configuration: one pydantic model read from the environment at cold start.
+
+template.yaml declares every variable; tests and the admin command set the same ones. A missing
+or malformed variable fails fast with a message naming it, instead of a KeyError mid-request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable deployment (names the variables at fault)."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    integrations_table: str = Field(alias="INTEGRATIONS_TABLE", min_length=3)
+    mappings_table: str = Field(alias="MESSAGE_MAPPINGS_TABLE", min_length=3)
+    token_secret_prefix: str = Field(alias="TOKEN_SECRET_PREFIX", min_length=1)
+    slack_api_url: str = Field(alias="SLACK_API_URL", default="https://slack.com/api/")
+    # Each Slack HTTP call; an API Gateway request has 30 s in all, a page of channels ~1 s.
+    slack_timeout_seconds: float = Field(alias="SLACK_TIMEOUT_SECONDS", default=5.0, gt=0, le=60)
+    # How long a bot token is served from memory before Secrets Manager is asked again.
+    token_cache_seconds: int = Field(alias="TOKEN_CACHE_SECONDS", default=300, ge=0, le=3600)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _ends_with_slash(cls, value: str) -> str:
+        # slack_sdk joins base_url and the method name by plain concatenation.
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate the environment; raise ConfigError naming every bad or missing variable."""
+    env = os.environ if environ is None else environ
+    try:
+        return Settings.model_validate({k: v for k, v in env.items() if v != ""})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            problems.append(f"{name} ({'missing' if err['type'] == 'missing' else err['msg']})")
+        raise ConfigError("Invalid configuration: " + ", ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated once per Lambda container."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Data shapes: API bodies and answers (`api`), stored rows (`integration`)."""

@@ -1,0 +1,48 @@
+"""Bodies and answers of the dashboard-facing HTTP API (see README "HTTP API")."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ChannelSelection(_Wire):
+    """PUT /integration/channel. Only the id is trusted; the saved name is Slack's own."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, str_strip_whitespace=True)
+
+    channel_id: str = Field(
+        pattern=r"^[CGD][A-Z0-9]{2,23}$",
+        description="Slack channel ID such as C0123456789 (not its #name)",
+    )
+    channel_name: str | None = Field(default=None, max_length=255, description="Display hint; Slack's name wins")
+
+
+class Channel(_Wire):
+    id: str
+    name: str
+    purpose: str | None
+    member_count: int | None
+    is_member: bool
+
+
+class ChannelList(_Wire):
+    channels: list[Channel]
+
+
+class NotificationChannel(_Wire):
+    channel_id: str
+    channel_name: str
+
+
+class NotificationChannelAnswer(_Wire):
+    notification_channel: NotificationChannel | None
+
+
+class ChannelSetAnswer(_Wire):
+    success: bool
+    message: str

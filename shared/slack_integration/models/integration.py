@@ -1,0 +1,55 @@
+"""The stored Slack integration: one per Buster user, created by the install (admin connect)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+def utc_now() -> str:
+    """Timestamps are stored as ISO-8601 UTC strings: sortable in DynamoDB and readable in the console."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class HealthStatus(StrEnum):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    NEEDS_RECONNECT = "needs_reconnect"
+    NEEDS_NEW_CHANNEL = "needs_new_channel"
+    UNREACHABLE = "unreachable"
+
+
+class Integration(BaseModel):
+    """A DynamoDB item of the integrations table (attribute names are the camelCase aliases)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    id: str
+    user_id: str
+    team_id: str
+    team_name: str
+    bot_user_id: str | None = None
+    notification_channel_id: str | None = None
+    notification_channel_name: str | None = None
+    is_active: bool = True
+    health_status: HealthStatus = HealthStatus.UNKNOWN
+    health_checked_at: str | None = None
+    last_error_code: str | None = None
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+
+    def to_item(self) -> dict[str, Any]:
+        # DynamoDB rejects empty strings in key attributes and we never need nulls stored.
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Integration:
+        return cls.model_validate(item)
+
+    def public_view(self) -> dict[str, Any]:
+        """What operators and the dashboard may see (there is no token here to leak, by design)."""
+        return self.model_dump(by_alias=True, mode="json")

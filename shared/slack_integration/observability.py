@@ -1,0 +1,23 @@
+"""The one Logger, Tracer and Metrics of the service, shared by every function and module.
+
+Powertools reads its settings (service name, namespace, log level, tracing switches) from the
+POWERTOOLS_* variables that template.yaml sets in Globals.
+"""
+
+import logging
+import warnings
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+# botocore's DEBUG output prints request parameters and response bodies verbatim, which for
+# Secrets Manager means bot tokens. Raising the application log level to DEBUG (Lambda's
+# advanced logging controls set the root logger) must not turn that on.
+logging.getLogger("botocore").setLevel(logging.INFO)
+
+# Reads such as GET /integration/channel publish no business metric; Powertools would warn about
+# that on every such invocation and drown the useful lines.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

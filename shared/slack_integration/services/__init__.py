@@ -1,0 +1,1 @@
+"""What the product does, written against the adapters."""

@@ -1,0 +1,151 @@
+"""Channel selection: which public channels a user can pick, and saving the pick.
+
+The PRD's SlackChannelService, without its bugs: every page is read until Slack's cursor is
+empty (pages may be short or empty before that), a failure on any page fails the whole listing
+(never a partial list presented as complete), and a selection is saved under the name Slack
+reports for that id, not the name the client sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from slack_sdk import WebClient
+
+from slack_integration.adapters.integrations_repository import IntegrationsRepository
+from slack_integration.adapters.slack_client import SlackGateway
+from slack_integration.errors import (
+    CHANNEL_NOT_A_CHANNEL,
+    CHANNEL_OTHER_WORKSPACE,
+    CHANNEL_PRIVATE,
+    INTEGRATION_INACTIVE,
+    INTEGRATION_NOT_FOUND,
+    SLACK_ERRORS,
+    ServiceError,
+)
+from slack_integration.models.api import (
+    Channel,
+    ChannelList,
+    ChannelSelection,
+    ChannelSetAnswer,
+    NotificationChannel,
+    NotificationChannelAnswer,
+)
+from slack_integration.models.integration import HealthStatus, Integration
+from slack_integration.observability import logger, metrics, tracer
+
+# Slack recommends 200; conversations.list is Tier 2 (20+/min), so bigger pages mean fewer calls.
+PAGE_SIZE = 200
+
+
+class ChannelService:
+    def __init__(self, integrations: IntegrationsRepository, slack: SlackGateway) -> None:
+        self._integrations = integrations
+        self._slack = slack
+
+    @tracer.capture_method
+    def list_channels(self, user_id: str) -> ChannelList:
+        integration = self._active_integration(user_id)
+        raw_channels = self._call_slack(integration, _all_public_channels)
+        unique = {raw["id"]: raw for raw in raw_channels if _is_selectable(raw)}
+        channels = sorted((_to_channel(raw) for raw in unique.values()), key=lambda c: (c.name.casefold(), c.id))
+        metrics.add_metric(name="ChannelsListed", unit=MetricUnit.Count, value=1)
+        return ChannelList(channels=channels)
+
+    def get_notification_channel(self, user_id: str) -> NotificationChannelAnswer:
+        # Reading the saved choice needs no Slack call and works even while a reconnect is due.
+        integration = self._integration(user_id)
+        if not integration.notification_channel_id:
+            return NotificationChannelAnswer(notification_channel=None)
+        return NotificationChannelAnswer(
+            notification_channel=NotificationChannel(
+                channel_id=integration.notification_channel_id,
+                channel_name=integration.notification_channel_name or integration.notification_channel_id,
+            )
+        )
+
+    @tracer.capture_method
+    def set_notification_channel(self, user_id: str, selection: ChannelSelection) -> ChannelSetAnswer:
+        integration = self._active_integration(user_id)
+        channel_id = selection.channel_id
+
+        def info(client: WebClient, token: str) -> dict[str, Any]:
+            return dict(client.conversations_info(token=token, channel=channel_id)["channel"])
+
+        channel = self._call_slack(integration, info)
+        _check_usable(channel, integration)
+        name = str(channel.get("name") or channel_id)
+        if selection.channel_name and selection.channel_name.lstrip("#") != name:
+            logger.info("Client sent a stale channel name; saving Slack's", extra={"channel_id": channel_id})
+        self._integrations.set_notification_channel(integration, channel_id, name)
+        metrics.add_metric(name="NotificationChannelSet", unit=MetricUnit.Count, value=1)
+        logger.info("Notification channel set", extra={"integration_id": integration.id, "channel_id": channel_id})
+        return ChannelSetAnswer(success=True, message=f"Notification channel set to #{name}")
+
+    def _integration(self, user_id: str) -> Integration:
+        integration = self._integrations.get_by_user(user_id)
+        if integration is None:
+            raise INTEGRATION_NOT_FOUND.error()
+        return integration
+
+    def _active_integration(self, user_id: str) -> Integration:
+        integration = self._integration(user_id)
+        if not integration.is_active:
+            raise INTEGRATION_INACTIVE.error()
+        return integration
+
+    def _call_slack(self, integration: Integration, request: Any) -> Any:
+        try:
+            return self._slack.call(integration.id, request)
+        except ServiceError as err:
+            if err.needs_reconnect:
+                self._flag_reconnect(integration, err)
+            raise
+
+    def _flag_reconnect(self, integration: Integration, err: ServiceError) -> None:
+        # Remember it on the integration so status and the health sweep show it too; failing to
+        # record it must not hide the Slack error the user needs to see.
+        try:
+            self._integrations.record_health(integration, HealthStatus.NEEDS_RECONNECT, err.code)
+        except ServiceError as record_error:
+            logger.warning("Could not flag integration for reconnect", extra={"code": record_error.code})
+
+
+def _all_public_channels(client: WebClient, token: str) -> list[dict[str, Any]]:
+    channels: list[dict[str, Any]] = []
+    # SlackResponse iterates page by page and stops only on an empty next_cursor.
+    for page in client.conversations_list(token=token, types="public_channel", exclude_archived=True, limit=PAGE_SIZE):
+        channels.extend(page.get("channels") or [])
+    return channels
+
+
+def _is_selectable(raw: dict[str, Any]) -> bool:
+    # Slack already filters by type and archive state; checking again costs nothing and keeps
+    # a private or archived channel out of the dropdown if a filter is ever ignored.
+    return bool(raw.get("id")) and not raw.get("is_archived") and not raw.get("is_private") and not raw.get("is_im")
+
+
+def _to_channel(raw: dict[str, Any]) -> Channel:
+    purpose = (raw.get("purpose") or {}).get("value") or None
+    members = raw.get("num_members")
+    return Channel(
+        id=raw["id"],
+        name=raw.get("name") or raw["id"],
+        purpose=purpose,
+        member_count=members if isinstance(members, int) else None,
+        is_member=bool(raw.get("is_member")),
+    )
+
+
+def _check_usable(channel: dict[str, Any], integration: Integration) -> None:
+    """Refuse what notifications cannot go to; the saved choice is left as it was."""
+    if channel.get("is_im") or channel.get("is_mpim"):
+        raise CHANNEL_NOT_A_CHANNEL.error()
+    context_team = channel.get("context_team_id")
+    if context_team and context_team != integration.team_id:
+        raise CHANNEL_OTHER_WORKSPACE.error()
+    if channel.get("is_private") or channel.get("is_group"):
+        raise CHANNEL_PRIVATE.error()
+    if channel.get("is_archived"):
+        raise SLACK_ERRORS["is_archived"].error()

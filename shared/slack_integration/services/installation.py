@@ -1,0 +1,70 @@
+"""Connecting and disconnecting a user's Slack workspace.
+
+Stands in for the OAuth install of the earlier PRD (which will call `connect` with the token the
+OAuth exchange returns). The token is checked with auth.test *before* anything is stored, so a
+mistyped or revoked token never becomes an integration that fails later in a background job.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import SecretStr
+
+from slack_integration.adapters.integrations_repository import IntegrationsRepository
+from slack_integration.adapters.slack_client import SlackGateway
+from slack_integration.adapters.token_store import TokenStore
+from slack_integration.errors import INTEGRATION_NOT_FOUND, ErrorKind, ServiceError
+from slack_integration.models.integration import HealthStatus, Integration, utc_now
+from slack_integration.observability import logger
+
+
+class InstallationService:
+    def __init__(self, integrations: IntegrationsRepository, tokens: TokenStore, slack: SlackGateway) -> None:
+        self._integrations = integrations
+        self._tokens = tokens
+        self._slack = slack
+
+    def connect(self, user_id: str, team_id: str, team_name: str, bot_token: SecretStr) -> Integration:
+        identity = self._verify(bot_token)
+        if identity.get("team_id") != team_id:
+            raise ServiceError(
+                "TEAM_MISMATCH",
+                f"The bot token belongs to Slack workspace {identity.get('team_id')}, not {team_id}.",
+                ErrorKind.INVALID_INPUT,
+            )
+        existing = self._integrations.get_by_user(user_id)
+        # Keep the id across reconnects: message mappings and the token secret are keyed by it.
+        integration_id = existing.id if existing else str(uuid.uuid4())
+        same_team = existing is not None and existing.team_id == team_id
+        integration = Integration(
+            id=integration_id,
+            user_id=user_id,
+            team_id=team_id,
+            team_name=team_name,
+            bot_user_id=identity.get("user_id"),
+            # A channel id means nothing in another workspace: keep the choice only for the same team.
+            notification_channel_id=existing.notification_channel_id if same_team and existing else None,
+            notification_channel_name=existing.notification_channel_name if same_team and existing else None,
+            is_active=True,
+            health_status=HealthStatus.UNKNOWN,
+            created_at=existing.created_at if existing else utc_now(),
+        )
+        self._tokens.put(integration_id, bot_token, team_id)
+        self._integrations.put(integration)
+        logger.info("Slack workspace connected", extra={"integration_id": integration_id, "team_id": team_id})
+        return integration
+
+    def disconnect(self, user_id: str) -> Integration:
+        """Delete the token and deactivate the integration; its history (mappings) is kept."""
+        integration = self._integrations.get_by_user(user_id)
+        if integration is None:
+            raise INTEGRATION_NOT_FOUND.error()
+        self._tokens.delete(integration.id)
+        updated = self._integrations.deactivate(integration)
+        logger.info("Slack workspace disconnected", extra={"integration_id": integration.id})
+        return updated
+
+    def _verify(self, bot_token: SecretStr) -> dict[str, str]:
+        answer = self._slack.call_with_token(bot_token, lambda client, token: client.auth_test(token=token))
+        return {key: value for key, value in dict(answer.data).items() if isinstance(value, str)}

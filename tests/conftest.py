@@ -1,0 +1,163 @@
+"""Shared fixtures: AWS through moto (tables from template.yaml), Slack through the project's own
+emulator over real HTTP, and the Lambda handlers imported from functions/ as Lambda would load them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+# Before anything imports boto3 clients or Powertools: no real AWS, no tracing, a fixed region.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "slack-messaging",
+        "POWERTOOLS_METRICS_NAMESPACE": "Test/SlackMessaging",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+from local.slack_emulator import SlackEmulator  # noqa: E402
+from slack_integration import dependencies  # noqa: E402
+from tests.support.events import HttpAnswer, LambdaContext, http_event  # noqa: E402
+from tests.support.template import ROOT, create_tables, table_env  # noqa: E402
+
+TEAM_ID = "T0ACME0001"
+TEAM_NAME = "Acme Corp"
+BOT_TOKEN = "xoxb-test-acme-0001-aaaaaaaaaaaa"
+OTHER_TEAM_ID = "T0GLOBEX01"
+OTHER_TOKEN = "xoxb-test-globex-0001-bbbbbbbbbbbb"
+USER_ID = "user-1"
+SECRET_PREFIX = "buster/slack/bot-token/"
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[SlackEmulator]:
+    emu = SlackEmulator()
+    emu.start(host="127.0.0.1", port=0)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def slack(emulator: SlackEmulator) -> SlackEmulator:
+    """The emulator, emptied for this test."""
+    emulator.reset()
+    return emulator
+
+
+@pytest.fixture(autouse=True)
+def service_env(monkeypatch: pytest.MonkeyPatch, emulator: SlackEmulator) -> dict[str, str]:
+    """The environment template.yaml gives the functions, pointed at moto and the emulator."""
+    env = {
+        **table_env(),
+        "TOKEN_SECRET_PREFIX": SECRET_PREFIX,
+        "SLACK_API_URL": emulator.base_url,
+        "SLACK_TIMEOUT_SECONDS": "2",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    dependencies.reset()
+    yield env
+    dependencies.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    """moto with the template's tables; yields real boto3 clients for assertions."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        tables = create_tables(dynamodb)
+        yield {
+            "dynamodb": dynamodb,
+            "secretsmanager": boto3.client("secretsmanager"),
+            "tables": tables,
+        }
+
+
+@dataclass
+class Workspace:
+    team_id: str
+    token: str
+    channels: dict[str, dict[str, Any]]
+
+
+@pytest.fixture
+def workspace(slack: SlackEmulator) -> Workspace:
+    """Acme's Slack: public channels (one archived, one private) and a bot token."""
+    slack.add_workspace(TEAM_ID, TEAM_NAME, domain="acme", bot_user_id="U0BUSTERBOT", bot_id="B0BUSTER01")
+    slack.add_token(BOT_TOKEN, TEAM_ID)
+    channels = {
+        "general": slack.add_channel(TEAM_ID, "general", is_member=True, purpose="Company-wide", num_members=42),
+        "alerts": slack.add_channel(TEAM_ID, "alerts", purpose="Production alerts", num_members=7),
+        "zeta": slack.add_channel(TEAM_ID, "zeta-team", num_members=3),
+        "beta": slack.add_channel(TEAM_ID, "beta", is_member=True, num_members=5),
+        "archived": slack.add_channel(TEAM_ID, "old-news", is_archived=True),
+        "private": slack.add_channel(TEAM_ID, "secret-plans", is_private=True, is_member=True),
+    }
+    return Workspace(TEAM_ID, BOT_TOKEN, channels)
+
+
+@pytest.fixture
+def other_workspace(slack: SlackEmulator) -> Workspace:
+    slack.add_workspace(OTHER_TEAM_ID, "Globex", domain="globex", bot_user_id="U0GLOBEXBT", bot_id="B0GLOBEX01")
+    slack.add_token(OTHER_TOKEN, OTHER_TEAM_ID)
+    channels = {"globex-ops": slack.add_channel(OTHER_TEAM_ID, "globex-ops")}
+    return Workspace(OTHER_TEAM_ID, OTHER_TOKEN, channels)
+
+
+@pytest.fixture
+def connected(aws: dict[str, Any], workspace: Workspace) -> Any:
+    """USER_ID has connected Acme's workspace through the real install path (admin connect)."""
+    from pydantic import SecretStr
+
+    return dependencies.installation_service().connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(BOT_TOKEN))
+
+
+def _load_function(name: str) -> ModuleType:
+    # Every function has an app.py: load each under its own module name so they cannot collide.
+    module_name = f"functions_{name}_app"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def invoke() -> Callable[..., HttpAnswer]:
+    """invoke(function, method, path, user_id=..., body=..., raw_body=...) -> HttpAnswer."""
+
+    def _invoke(function: str, method: str, path: str, **kwargs: Any) -> HttpAnswer:
+        event = kwargs.pop("event", None) or http_event(method, path, **kwargs)
+        answer = _load_function(function).lambda_handler(event, LambdaContext(function_name=function))
+        return HttpAnswer.from_lambda(answer)
+
+    return _invoke
+
+
+def get_integration_item(aws: dict[str, Any], user_id: str = USER_ID) -> dict[str, Any] | None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    item = aws["dynamodb"].get_item(TableName=aws["tables"]["IntegrationsTable"], Key={"userId": {"S": user_id}})
+    raw = item.get("Item")
+    return {k: TypeDeserializer().deserialize(v) for k, v in raw.items()} if raw else None

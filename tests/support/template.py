@@ -1,0 +1,81 @@
+"""template.yaml as the single source of truth for test infrastructure.
+
+Tables are created in moto exactly as the template declares them (keys, indexes, TTL), and the
+environment variables the functions read are the ones the template's Globals declare.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt ...) as their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    return {key: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@cache
+def load_template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in load_template()["Resources"].items() if res["Type"] == kind}
+
+
+def global_environment() -> dict[str, Any]:
+    return load_template()["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def table_env(suffix: str = "test") -> dict[str, str]:
+    """{ENV_VAR: physical table name} for every Globals variable that is a !Ref to a table."""
+    tables = resources("AWS::DynamoDB::Table")
+    return {
+        var: f"{value['Ref']}-{suffix}"
+        for var, value in global_environment().items()
+        if isinstance(value, dict) and value.get("Ref") in tables
+    }
+
+
+def create_tables(dynamodb: Any, suffix: str = "test") -> dict[str, str]:
+    """Create every table of the template in `dynamodb` (a boto3 client); returns logical -> physical."""
+    names: dict[str, str] = {}
+    for logical, resource in resources("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        name = f"{logical}-{suffix}"
+        args: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props["BillingMode"],
+        }
+        if "GlobalSecondaryIndexes" in props:
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**args)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        names[logical] = name
+    return names

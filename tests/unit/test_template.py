@@ -1,0 +1,119 @@
+"""template.yaml holds the contracts of design.md: runtime, routes, authorizer, least privilege."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slack_integration.config import Settings
+from tests.support.events import sample
+from tests.support.template import ROOT, global_environment, load_template, resources
+
+FUNCTIONS = resources("AWS::Serverless::Function")
+
+# design.md's HTTP table: route -> function directory
+ROUTES = {
+    ("GET", "/integration/channels"): "list_channels",
+    ("PUT", "/integration/channel"): "set_channel",
+    ("GET", "/integration/channel"): "set_channel",
+}
+
+
+def _http_routes() -> dict[tuple[str, str], str]:
+    routes = {}
+    for resource in FUNCTIONS.values():
+        code_dir = resource["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                routes[(event["Properties"]["Method"], event["Properties"]["Path"])] = code_dir
+    return routes
+
+
+def test_globals_pin_the_lambda_runtime_and_architecture():
+    function_globals = load_template()["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["x86_64"]
+    assert function_globals["Handler"] == "app.lambda_handler"
+    assert {"Ref": "SlackIntegrationLayer"} in function_globals["Layers"]
+
+
+def test_the_layer_is_built_from_shared_with_python313():
+    layer = resources("AWS::Serverless::LayerVersion")["SlackIntegrationLayer"]
+    assert layer["Properties"]["ContentUri"] == "shared/"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert (ROOT / "shared" / "requirements.txt").exists()
+
+
+def test_routes_are_exactly_design_mds_table():
+    assert _http_routes() == ROUTES
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_is_a_thin_app_py_with_a_lambda_handler(name):
+    code_uri = FUNCTIONS[name]["Properties"]["CodeUri"]
+    assert code_uri.startswith("functions/")
+    source = (ROOT / code_uri / "app.py").read_text()
+    assert "def lambda_handler(" in source
+    # Handlers hold no Slack or AWS calls of their own: those live in the layer.
+    assert "boto3" not in source and "WebClient" not in source
+
+
+def test_every_route_requires_the_jwt_authorizer():
+    api = resources("AWS::Serverless::HttpApi")["HttpApi"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "DashboardJwt"
+    jwt = api["Auth"]["Authorizers"]["DashboardJwt"]["JwtConfiguration"]
+    assert jwt == {"issuer": {"Ref": "JwtIssuer"}, "audience": [{"Ref": "JwtAudience"}]}
+    for resource in FUNCTIONS.values():
+        for event in resource["Properties"].get("Events", {}).values():
+            assert "Auth" not in event["Properties"], "no route may opt out of the authorizer"
+
+
+def test_secrets_access_is_read_only_and_scoped_to_the_token_prefix():
+    for name, resource in FUNCTIONS.items():
+        for policy in resource["Properties"]["Policies"]:
+            for statement in policy["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in action for action in actions), name
+                assert statement["Resource"] != "*", name
+                if any(action.startswith("secretsmanager:") for action in actions):
+                    assert actions == ["secretsmanager:GetSecretValue"]
+                    assert statement["Resource"]["Fn::Sub"].endswith(":secret:${TokenSecretPrefix}*")
+
+
+def test_every_required_setting_is_declared_by_the_template():
+    declared = set(global_environment())
+    required = {field.alias for field in Settings.model_fields.values() if field.is_required()}
+    assert required <= declared
+    optional = {field.alias for field in Settings.model_fields.values() if not field.is_required()}
+    assert "SLACK_API_URL" in declared & optional
+
+
+def test_tables_have_the_keys_design_md_fixes():
+    tables = resources("AWS::DynamoDB::Table")
+    mappings = tables["MessageMappingsTable"]["Properties"]
+    assert mappings["KeySchema"] == [
+        {"AttributeName": "internalMessageId", "KeyType": "HASH"},
+        {"AttributeName": "integrationId", "KeyType": "RANGE"},
+    ]
+    assert {index["IndexName"] for index in mappings["GlobalSecondaryIndexes"]} == {"bySlackTs", "byIntegration"}
+    integrations = tables["IntegrationsTable"]["Properties"]
+    assert {index["IndexName"] for index in integrations["GlobalSecondaryIndexes"]} == {"byId"}
+    for table in tables.values():
+        assert table["DeletionPolicy"] == "Retain"
+        assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_outputs_name_the_api_and_the_tables():
+    assert {"ApiUrl", "IntegrationsTableName", "MessageMappingsTableName"} <= set(load_template()["Outputs"])
+
+
+@pytest.mark.parametrize("name", ["list_channels.json", "get_channel.json", "set_channel.json"])
+def test_event_samples_match_a_template_route(name):
+    event = sample(name)
+    method, path = event["routeKey"].split(" ", 1)
+    assert (method, path) in ROUTES
+    assert event["version"] == "2.0"
+    assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
+    if "body" in event:
+        json.loads(event["body"])
