@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: help install test pytest lint clean
 
 help:
-	@echo "make test     set up .venv and .venv-sam, lint (ruff, cfn-lint, sam validate --lint), run pytest"
+	@echo "make test     set up .venv and .venv-sam, lint (ruff, mypy, cfn-lint, sam validate --lint), run pytest"
 	@echo "make pytest   only the test suite (after make install)"
 	@echo "make lint     only the linters"
 	@echo "make clean    remove the virtual environments and build output"
@@ -36,6 +36,7 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared/slack_integration
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 

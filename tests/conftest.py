@@ -33,10 +33,10 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
-from local.slack_emulator import SlackEmulator  # noqa: E402
-from slack_integration import dependencies  # noqa: E402
-from tests.support.events import HttpAnswer, LambdaContext, http_event  # noqa: E402
-from tests.support.template import ROOT, create_tables, table_env  # noqa: E402
+from local.slack_emulator import SlackEmulator
+from slack_integration import dependencies
+from tests.support.events import HttpAnswer, LambdaContext, http_event
+from tests.support.template import ROOT, create_tables, table_env
 
 TEAM_ID = "T0ACME0001"
 TEAM_NAME = "Acme Corp"

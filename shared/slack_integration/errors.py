@@ -107,12 +107,9 @@ TOKEN_MISSING = ErrorSpec(
     "TOKEN_MISSING", _K.RECONNECT_REQUIRED, f"Buster no longer holds a token for your Slack workspace. {_RECONNECT}"
 )
 CHANNEL_PRIVATE = ErrorSpec(
-    "CHANNEL_PRIVATE", _K.CHANNEL_UNUSABLE, "That channel is private; notifications go to public channels only. "
-    "Choose a public channel."
-)
-CHANNEL_NOT_A_CHANNEL = ErrorSpec(
-    "CHANNEL_NOT_A_CHANNEL", _K.CHANNEL_UNUSABLE, "That conversation is a direct message, not a channel. "
-    "Choose a public channel."
+    "CHANNEL_PRIVATE",
+    _K.CHANNEL_UNUSABLE,
+    "That channel is private; notifications go to public channels only. Choose a public channel.",
 )
 CHANNEL_OTHER_WORKSPACE = ErrorSpec(
     "CHANNEL_OTHER_WORKSPACE",
@@ -132,15 +129,17 @@ SLACK_UNAVAILABLE = ErrorSpec(
     "SLACK_UNAVAILABLE", _K.UPSTREAM_UNAVAILABLE, "Slack is having trouble right now. Try again in a few minutes."
 )
 SLACK_API_ERROR = ErrorSpec(
-    "SLACK_API_ERROR", _K.UPSTREAM_ERROR, "Slack answered with an error Buster does not recognise. "
-    "If it persists, contact Buster support."
+    "SLACK_API_ERROR",
+    _K.UPSTREAM_ERROR,
+    "Slack answered with an error Buster does not recognise. If it persists, contact Buster support.",
 )
 AWS_UNAVAILABLE = ErrorSpec(
     "AWS_UNAVAILABLE", _K.UPSTREAM_UNAVAILABLE, "Buster's storage is temporarily unavailable. Try again in a moment."
 )
 INTERNAL_ERROR = ErrorSpec(
-    "INTERNAL_ERROR", _K.INTERNAL, "Something went wrong on Buster's side. Try again; if it persists, "
-    "contact Buster support."
+    "INTERNAL_ERROR",
+    _K.INTERNAL,
+    "Something went wrong on Buster's side. Try again; if it persists, contact Buster support.",
 )
 
 
@@ -151,7 +150,9 @@ def _slack(code: str, kind: ErrorKind, message: str) -> ErrorSpec:
 # Every error string of ../shared/slack-api.md, by exact match.
 SLACK_ERRORS: dict[str, ErrorSpec] = {
     # Authentication and installation: only a reconnect (new OAuth install) fixes these.
-    "not_authed": _slack("SLACK_NOT_AUTHED", _K.RECONNECT_REQUIRED, f"Slack received no token from Buster. {_RECONNECT}"),
+    "not_authed": _slack(
+        "SLACK_NOT_AUTHED", _K.RECONNECT_REQUIRED, f"Slack received no token from Buster. {_RECONNECT}"
+    ),
     "invalid_auth": _slack(
         "SLACK_INVALID_AUTH", _K.RECONNECT_REQUIRED, f"Slack no longer accepts Buster's token. {_RECONNECT}"
     ),
@@ -181,9 +182,7 @@ SLACK_ERRORS: dict[str, ErrorSpec] = {
     "no_permission": _slack(
         "SLACK_NO_PERMISSION", _K.RECONNECT_REQUIRED, f"Buster's Slack app is not permitted to do this. {_RECONNECT}"
     ),
-    "access_denied": _slack(
-        "SLACK_ACCESS_DENIED", _K.RECONNECT_REQUIRED, f"Slack denied Buster access. {_RECONNECT}"
-    ),
+    "access_denied": _slack("SLACK_ACCESS_DENIED", _K.RECONNECT_REQUIRED, f"Slack denied Buster access. {_RECONNECT}"),
     # The channel itself cannot take notifications: a different channel fixes these.
     "channel_not_found": _slack(
         "CHANNEL_NOT_FOUND",
@@ -242,12 +241,8 @@ SLACK_ERRORS: dict[str, ErrorSpec] = {
         "TOO_MANY_ATTACHMENTS", _K.MESSAGE_REJECTED, "The message has more attachments than Slack allows."
     ),
     # Throttling: wait and try again (Retry-After when Slack gives one).
-    "ratelimited": _slack(
-        "SLACK_RATE_LIMITED", _K.RATE_LIMITED, "Slack is rate-limiting Buster. Try again shortly."
-    ),
-    "rate_limited": _slack(
-        "SLACK_RATE_LIMITED", _K.RATE_LIMITED, "Slack is rate-limiting Buster. Try again shortly."
-    ),
+    "ratelimited": _slack("SLACK_RATE_LIMITED", _K.RATE_LIMITED, "Slack is rate-limiting Buster. Try again shortly."),
+    "rate_limited": _slack("SLACK_RATE_LIMITED", _K.RATE_LIMITED, "Slack is rate-limiting Buster. Try again shortly."),
     "message_limit_exceeded": _slack(
         "SLACK_MESSAGE_LIMIT", _K.RATE_LIMITED, "Your Slack workspace has reached its message limit for now."
     ),
@@ -269,9 +264,7 @@ SLACK_ERRORS: dict[str, ErrorSpec] = {
 }
 
 
-def from_slack(
-    slack_error: str | None, *, http_status: int = 200, retry_after: float | None = None
-) -> ServiceError:
+def from_slack(slack_error: str | None, *, http_status: int = 200, retry_after: float | None = None) -> ServiceError:
     """Classify one Slack answer: HTTP 429 and 5xx first, then the exact `error` string."""
     if http_status == 429:
         return SLACK_ERRORS["ratelimited"].error(slack_error=slack_error or "ratelimited", retry_after=retry_after)

@@ -76,8 +76,15 @@ def test_reconnecting_to_another_workspace_clears_the_channel_but_keeps_the_id(
 ):
     invoke("set_channel", "PUT", "/integration/channel", body={"channelId": workspace.channels["alerts"]["id"]})
     code, lines, _ = run(
-        "connect", "--user-id", USER_ID, "--team-id", other_workspace.team_id, "--team-name", "Globex",
-        "--bot-token", other_workspace.token,
+        "connect",
+        "--user-id",
+        USER_ID,
+        "--team-id",
+        other_workspace.team_id,
+        "--team-name",
+        "Globex",
+        "--bot-token",
+        other_workspace.token,
     )
     assert code == 0 and lines[0]["id"] == connected.id
     item = get_integration_item(aws)
@@ -105,8 +112,17 @@ def test_disconnect_of_an_unknown_user_fails_clearly(aws):
 
 
 def test_list_prints_one_line_per_integration(connected, aws, other_workspace):
-    run("connect", "--user-id", "user-2", "--team-id", other_workspace.team_id, "--team-name", "Globex",
-        "--bot-token", other_workspace.token)
+    run(
+        "connect",
+        "--user-id",
+        "user-2",
+        "--team-id",
+        other_workspace.team_id,
+        "--team-name",
+        "Globex",
+        "--bot-token",
+        other_workspace.token,
+    )
     code, lines, _ = run("list")
     assert code == 0
     assert sorted(line["userId"] for line in lines) == [USER_ID, "user-2"]
@@ -137,7 +153,12 @@ def test_the_command_line_runs_as_a_module_against_aws_endpoints(moto_server, wo
     # When an operator runs the documented command
     done = subprocess.run(
         [sys.executable, "-m", "slack_integration.admin", *CONNECT, "--bot-token", "-"],
-        input=BOT_TOKEN, capture_output=True, text=True, env=env, timeout=60, check=False,
+        input=BOT_TOKEN,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     # Then it prints the integration as one JSON line, and never the token
     assert done.returncode == 0, done.stderr
@@ -146,6 +167,10 @@ def test_the_command_line_runs_as_a_module_against_aws_endpoints(moto_server, wo
     assert BOT_TOKEN not in done.stdout + done.stderr
     listed = subprocess.run(
         [sys.executable, "-m", "slack_integration.admin", "list"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert listed.returncode == 0 and json.loads(listed.stdout)["id"] == json.loads(line)["id"]

@@ -12,16 +12,28 @@ from tests.support.events import sample
 @pytest.fixture
 def demo_user(aws, slack):
     # The samples name user-demo-1 and channel C0DEMO00001, as the local demo seed does.
-    slack.add_workspace("T0DEMO0001", "Buster Demo", domain="buster-demo", bot_user_id="U0DEMOBOT1", bot_id="B0DEMO0001")
+    slack.add_workspace(
+        "T0DEMO0001", "Buster Demo", domain="buster-demo", bot_user_id="U0DEMOBOT1", bot_id="B0DEMO0001"
+    )
     slack.add_token("xoxb-test-demo-0001", "T0DEMO0001")
     slack.add_channel("T0DEMO0001", "alerts", channel_id="C0DEMO00001")
-    dependencies.installation_service().connect("user-demo-1", "T0DEMO0001", "Buster Demo", SecretStr("xoxb-test-demo-0001"))
+    dependencies.installation_service().connect(
+        "user-demo-1", "T0DEMO0001", "Buster Demo", SecretStr("xoxb-test-demo-0001")
+    )
 
 
 @pytest.mark.parametrize(
     ("function", "name", "expected"),
     [
-        ("list_channels", "list_channels.json", {"channels": [{"id": "C0DEMO00001", "name": "alerts", "purpose": None, "memberCount": 0, "isMember": False}]}),
+        (
+            "list_channels",
+            "list_channels.json",
+            {
+                "channels": [
+                    {"id": "C0DEMO00001", "name": "alerts", "purpose": None, "memberCount": 0, "isMember": False}
+                ]
+            },
+        ),
         ("set_channel", "set_channel.json", {"success": True, "message": "Notification channel set to #alerts"}),
         ("set_channel", "get_channel.json", {"notificationChannel": None}),
     ],

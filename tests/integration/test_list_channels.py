@@ -52,7 +52,9 @@ def test_reads_every_page_including_empty_ones(connected, invoke, slack):
     assert len(pages) == 3
     assert pages[1]["params"].get("cursor") and pages[2]["params"].get("cursor")
     names = [c["name"] for c in answer.body["channels"]]
-    expected = sorted([f"chan-{i:03d}" for i in range(450) if not 200 <= i < 400] + ["alerts", "beta", "general", "zeta-team"])
+    expected = sorted(
+        [f"chan-{i:03d}" for i in range(450) if not 200 <= i < 400] + ["alerts", "beta", "general", "zeta-team"]
+    )
     assert names == expected
     assert len(set(c["id"] for c in answer.body["channels"])) == len(names)
 
@@ -168,7 +170,9 @@ def test_users_only_see_their_own_workspace(connected, invoke, other_workspace, 
 
     from slack_integration import dependencies
 
-    dependencies.installation_service().connect("user-2", other_workspace.team_id, "Globex", SecretStr(other_workspace.token))
+    dependencies.installation_service().connect(
+        "user-2", other_workspace.team_id, "Globex", SecretStr(other_workspace.token)
+    )
     mine = invoke(*ROUTE)
     theirs = invoke(*ROUTE, user_id="user-2")
     assert [c["name"] for c in theirs.body["channels"]] == ["globex-ops"]

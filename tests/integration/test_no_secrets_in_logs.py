@@ -41,12 +41,17 @@ def everything_logged(caplog, capsys):
 def test_no_token_in_any_log_line_or_answer(aws, workspace, slack, invoke, everything_logged):
     answers = []
     # connect (auth.test + Secrets Manager write), list, set, failures, a stale-token refresh, disconnect
-    assert admin.main(
-        ["connect", "--user-id", USER_ID, "--team-id", TEAM_ID, "--team-name", TEAM_NAME, "--bot-token", BOT_TOKEN],
-        out=io.StringIO(),
-    ) == 0
+    assert (
+        admin.main(
+            ["connect", "--user-id", USER_ID, "--team-id", TEAM_ID, "--team-name", TEAM_NAME, "--bot-token", BOT_TOKEN],
+            out=io.StringIO(),
+        )
+        == 0
+    )
     answers.append(invoke("list_channels", "GET", "/integration/channels"))
-    answers.append(invoke("set_channel", "PUT", "/integration/channel", body={"channelId": workspace.channels["alerts"]["id"]}))
+    answers.append(
+        invoke("set_channel", "PUT", "/integration/channel", body={"channelId": workspace.channels["alerts"]["id"]})
+    )
     answers.append(invoke("set_channel", "PUT", "/integration/channel", raw_body="{bad"))
     slack.inject_fault("conversations.list", "drop_before")
     answers.append(invoke("list_channels", "GET", "/integration/channels"))

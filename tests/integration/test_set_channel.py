@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BOT_TOKEN, USER_ID, get_integration_item
+from tests.conftest import BOT_TOKEN, TEAM_ID, USER_ID, get_integration_item
 
 PUT = ("set_channel", "PUT", "/integration/channel")
 GET = ("set_channel", "GET", "/integration/channel")
@@ -99,7 +99,8 @@ def test_channel_deleted_after_listing_is_refused(connected, invoke, workspace, 
     [
         ("{not json", 400, "not valid JSON"),
         ('{"channelName": "alerts"}', 422, "channelId"),
-        ('{"channelId": "#alerts"}', 422, "channelId"),
+        ('{"channelId": "#alerts"}', 422, "channelId: must be a Slack channel ID such as C0123456789"),
+        ('{"channelId": "D0123456789"}', 422, "not a #name or a DM"),
         ('{"channelId": 12345}', 422, "channelId"),
         ('{"channelId": ""}', 422, "channelId"),
         ('["C0123456789"]', 422, "Invalid request"),
@@ -172,3 +173,23 @@ def test_reading_the_saved_choice_needs_no_slack_call(connected, invoke, workspa
     assert answer.status == 200
     assert answer.body["notificationChannel"]["channelName"] == "alerts"
     assert len(slack.calls()) == before
+
+
+def test_a_slack_connect_channel_hosted_by_another_workspace_is_refused(connected, invoke, workspace, slack, aws):
+    # Given a channel another company hosts and shares into Acme's workspace (Slack Connect)
+    saved = _choose(invoke, workspace, aws)
+    shared = slack.add_channel(TEAM_ID, "partner-globex", shared_from="T0GLOBEX01")
+    # When the user tries to pick it, then it is refused and the saved choice stays
+    answer = invoke(*PUT, body={"channelId": shared["id"]})
+    assert answer.status == 409
+    assert answer.body["code"] == "CHANNEL_OTHER_WORKSPACE"
+    assert get_integration_item(aws)["notificationChannelId"] == saved["id"]
+    # And the dropdown never offered it
+    listed = invoke("list_channels", "GET", "/integration/channels")
+    assert "partner-globex" not in [c["name"] for c in listed.body["channels"]]
+
+
+def test_a_shared_channel_hosted_by_the_users_own_workspace_is_accepted(connected, invoke, slack):
+    own = slack.add_channel(TEAM_ID, "acme-hosted")
+    answer = invoke(*PUT, body={"channelId": own["id"]})
+    assert answer.status == 200

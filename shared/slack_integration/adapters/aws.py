@@ -40,5 +40,7 @@ def error_code(exc: BaseException) -> str | None:
 
 def unavailable(exc: BotoCoreError | ClientError, operation: str) -> ServiceError:
     """An AWS failure the caller can only retry later; logged here with its AWS error code."""
-    logger.warning("AWS call failed", extra={"operation": operation, "aws_error": error_code(exc) or type(exc).__name__})
+    logger.warning(
+        "AWS call failed", extra={"operation": operation, "aws_error": error_code(exc) or type(exc).__name__}
+    )
     return AWS_UNAVAILABLE.error()

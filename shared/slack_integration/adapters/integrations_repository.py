@@ -37,9 +37,7 @@ class IntegrationsRepository:
 
     def get_by_user(self, user_id: str) -> Integration | None:
         try:
-            answer = self._ddb.get_item(
-                TableName=self._table, Key={"userId": {"S": user_id}}, ConsistentRead=True
-            )
+            answer = self._ddb.get_item(TableName=self._table, Key={"userId": {"S": user_id}}, ConsistentRead=True)
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, "GetItem integrations") from exc
         item = answer.get("Item")

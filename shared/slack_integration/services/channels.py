@@ -16,7 +16,6 @@ from slack_sdk import WebClient
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.errors import (
-    CHANNEL_NOT_A_CHANNEL,
     CHANNEL_OTHER_WORKSPACE,
     CHANNEL_PRIVATE,
     INTEGRATION_INACTIVE,
@@ -48,7 +47,7 @@ class ChannelService:
     def list_channels(self, user_id: str) -> ChannelList:
         integration = self._active_integration(user_id)
         raw_channels = self._call_slack(integration, _all_public_channels)
-        unique = {raw["id"]: raw for raw in raw_channels if _is_selectable(raw)}
+        unique = {raw["id"]: raw for raw in raw_channels if _is_selectable(raw, integration.team_id)}
         channels = sorted((_to_channel(raw) for raw in unique.values()), key=lambda c: (c.name.casefold(), c.id))
         metrics.add_metric(name="ChannelsListed", unit=MetricUnit.Count, value=1)
         return ChannelList(channels=channels)
@@ -120,10 +119,19 @@ def _all_public_channels(client: WebClient, token: str) -> list[dict[str, Any]]:
     return channels
 
 
-def _is_selectable(raw: dict[str, Any]) -> bool:
+def _hosted_elsewhere(channel: dict[str, Any], team_id: str) -> bool:
+    """A Slack Connect channel that another workspace owns: its members and retention are not ours."""
+    host = channel.get("conversation_host_id")
+    return bool(channel.get("is_ext_shared")) and bool(host) and host != team_id
+
+
+def _is_selectable(raw: dict[str, Any], team_id: str) -> bool:
     # Slack already filters by type and archive state; checking again costs nothing and keeps
-    # a private or archived channel out of the dropdown if a filter is ever ignored.
-    return bool(raw.get("id")) and not raw.get("is_archived") and not raw.get("is_private") and not raw.get("is_im")
+    # a private or archived channel out of the dropdown if a filter is ever ignored. The
+    # dropdown offers exactly what PUT /integration/channel accepts.
+    if not raw.get("id") or raw.get("is_archived") or raw.get("is_private"):
+        return False
+    return not _hosted_elsewhere(raw, team_id)
 
 
 def _to_channel(raw: dict[str, Any]) -> Channel:
@@ -140,10 +148,7 @@ def _to_channel(raw: dict[str, Any]) -> Channel:
 
 def _check_usable(channel: dict[str, Any], integration: Integration) -> None:
     """Refuse what notifications cannot go to; the saved choice is left as it was."""
-    if channel.get("is_im") or channel.get("is_mpim"):
-        raise CHANNEL_NOT_A_CHANNEL.error()
-    context_team = channel.get("context_team_id")
-    if context_team and context_team != integration.team_id:
+    if _hosted_elsewhere(channel, integration.team_id):
         raise CHANNEL_OTHER_WORKSPACE.error()
     if channel.get("is_private") or channel.get("is_group"):
         raise CHANNEL_PRIVATE.error()

@@ -42,7 +42,7 @@ class InstallationService:
             user_id=user_id,
             team_id=team_id,
             team_name=team_name,
-            bot_user_id=identity.get("user_id"),
+            bot_user_id=identity.get("user_id") or None,
             # A channel id means nothing in another workspace: keep the choice only for the same team.
             notification_channel_id=existing.notification_channel_id if same_team and existing else None,
             notification_channel_name=existing.notification_channel_name if same_team and existing else None,
@@ -67,4 +67,4 @@ class InstallationService:
 
     def _verify(self, bot_token: SecretStr) -> dict[str, str]:
         answer = self._slack.call_with_token(bot_token, lambda client, token: client.auth_test(token=token))
-        return {key: value for key, value in dict(answer.data).items() if isinstance(value, str)}
+        return {key: str(answer.get(key) or "") for key in ("team_id", "user_id", "bot_id")}

@@ -1,0 +1,56 @@
+"""Run the emulator from a shell: `python -m local.slack_emulator --port 3001 [--seed FILE.json]`.
+
+Without `--seed` it loads the bundled demo workspace, so the local stack has something to list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from local.slack_emulator.emulator import SlackEmulator
+
+DEMO_SEED = Path(__file__).with_name("demo_seed.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.slack_emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=3001, help="port to bind, 0 = any (default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=Path, default=DEMO_SEED, help="seed JSON file (default: the demo seed)"
+    )
+    args = parser.parse_args(argv)
+
+    emulator = SlackEmulator()
+    try:
+        emulator.load_seed(args.seed)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print(f"cannot load seed {args.seed}: {err!r}", file=sys.stderr)
+        return 2
+    try:
+        base_url = emulator.start(host=args.host, port=args.port)
+    except OSError as err:
+        print(f"cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 1
+
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print(base_url, flush=True)
+    print("Slack emulator running; Ctrl-C to stop.", file=sys.stderr, flush=True)
+    stop_requested.wait()
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""`SlackEmulator`: the control API tests and the local stack use to run and steer the fake Slack."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from local.slack_emulator.server import EmulatorHTTPServer
+from local.slack_emulator.state import DEFAULT_SCOPES, EmulatorState, Fault
+
+_WORKSPACE_KEYS = frozenset(
+    {"team_id", "name", "domain", "bot_user_id", "bot_id", "bot_name", "tokens", "channels"}
+)
+_TOKEN_KEYS = frozenset({"token", "scopes", "status"})
+_CHANNEL_KEYS = frozenset(
+    {"id", "name", "is_private", "is_archived", "is_member", "purpose", "topic", "num_members"}
+)
+
+
+class SlackEmulator:
+    """A Slack Web API server on loopback plus the knobs to seed it, break it and inspect it.
+
+    Point `slack_sdk.WebClient(base_url=emu.base_url)` at it; everything else goes through the
+    methods below, which are safe to call while the server is answering requests.
+    """
+
+    def __init__(self) -> None:
+        self._state = EmulatorState()
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on a daemon thread (port 0 = any free port) and return the API base URL."""
+        if self._server is not None:
+            raise RuntimeError("the emulator is already running")
+        server = EmulatorHTTPServer((host, port), self._state)
+        # A short poll interval keeps stop() fast; the server loop is otherwise idle.
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-emulator", daemon=True
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        """`http://HOST:PORT/api/`, the value for WebClient's `base_url`."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        host, port = self._server.socket.getsockname()[:2]
+        return f"http://{host}:{port}/api/"
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket; a no-op when not running."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server, self._thread = None, None
+
+    def reset(self) -> None:
+        """Forget all workspaces, tokens, channels, messages, faults and calls; keep serving."""
+        self._state.reset()
+
+    # -- seeding -----------------------------------------------------------------------------
+
+    def add_workspace(
+        self,
+        team_id: str,
+        name: str,
+        *,
+        domain: str | None = None,
+        bot_user_id: str | None = None,
+        bot_id: str | None = None,
+        bot_name: str = "buster",
+    ) -> dict[str, Any]:
+        workspace = self._state.add_workspace(
+            team_id, name, domain=domain, bot_user_id=bot_user_id, bot_id=bot_id, bot_name=bot_name
+        )
+        return workspace.to_dict()
+
+    def add_token(
+        self, token: str, team_id: str, *, scopes: Iterable[str] = DEFAULT_SCOPES, status: str = "active"
+    ) -> None:
+        self._state.add_token(token, team_id, scopes=tuple(scopes), status=status)
+
+    def set_token_status(self, token: str, status: str) -> None:
+        """active, revoked, inactive or expired: calls then get token_revoked, account_inactive, ..."""
+        self._state.set_token_status(token, status)
+
+    def add_channel(
+        self,
+        team_id: str,
+        name: str,
+        *,
+        channel_id: str | None = None,
+        is_private: bool = False,
+        is_archived: bool = False,
+        is_member: bool = False,
+        purpose: str = "",
+        topic: str = "",
+        num_members: int = 0,
+        shared_from: str | None = None,
+    ) -> dict[str, Any]:
+        """`shared_from=<team id>` makes a Slack Connect channel hosted by that other workspace."""
+        channel = self._state.add_channel(
+            team_id,
+            name,
+            channel_id=channel_id,
+            is_private=is_private,
+            is_archived=is_archived,
+            is_member=is_member,
+            purpose=purpose,
+            topic=topic,
+            num_members=num_members,
+            shared_from=shared_from,
+        )
+        return channel.to_slack()
+
+    def archive_channel(self, channel_id: str) -> None:
+        self._state.archive_channel(channel_id)
+
+    def delete_channel(self, channel_id: str) -> None:
+        self._state.delete_channel(channel_id)
+
+    def load_seed(self, seed: str | os.PathLike[str] | Mapping[str, Any]) -> None:
+        """Add the workspaces of a seed (a JSON file path or its parsed content); see demo_seed.json."""
+        data = seed if isinstance(seed, Mapping) else json.loads(Path(seed).read_text(encoding="utf-8"))
+        _check_keys(data, frozenset({"workspaces"}), "seed")
+        for workspace in data["workspaces"]:
+            _check_keys(workspace, _WORKSPACE_KEYS, "workspace")
+            team_id = workspace["team_id"]
+            self.add_workspace(
+                team_id,
+                workspace["name"],
+                domain=workspace.get("domain"),
+                bot_user_id=workspace.get("bot_user_id"),
+                bot_id=workspace.get("bot_id"),
+                bot_name=workspace.get("bot_name", "buster"),
+            )
+            for token in workspace.get("tokens", []):
+                _check_keys(token, _TOKEN_KEYS, "token")
+                self.add_token(
+                    token["token"],
+                    team_id,
+                    scopes=token.get("scopes", DEFAULT_SCOPES),
+                    status=token.get("status", "active"),
+                )
+            for channel in workspace.get("channels", []):
+                _check_keys(channel, _CHANNEL_KEYS, "channel")
+                options = {key: value for key, value in channel.items() if key not in ("id", "name")}
+                self.add_channel(team_id, channel["name"], channel_id=channel.get("id"), **options)
+
+    # -- faults and inspection ---------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        method: str,
+        kind: str,
+        *,
+        times: int = 1,
+        retry_after: int = 30,
+        status: int | None = None,
+        error: str | None = None,
+        delay: float = 0.0,
+        after: int = 0,
+    ) -> None:
+        """Make the next `times` calls of `method` ("*" = any) fail as `kind`, after `after` good ones.
+
+        Kinds: ratelimited (429 + Retry-After), error (200 ok:false, `error` defaults to
+        internal_error), server_error (HTML page, `status` defaults to 503), drop_before (socket
+        closed, nothing done), drop_after (request processed, then socket closed), slow (sleep
+        `delay` seconds, then answer normally). `status` may also override 429/200 for the first two.
+        """
+        fault = Fault(
+            method=method,
+            kind=kind,
+            times=times,
+            retry_after=retry_after,
+            status=status,
+            error=error,
+            delay=delay,
+            after=after,
+        )
+        self._state.arm_fault(fault)
+
+    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Requests received, in order: method, params (no token), team_id, status, fault, authorization."""
+        return self._state.calls(method)
+
+    def messages(self, channel_id: str) -> list[dict[str, Any]]:
+        """Every message stored in the channel in ts order, replies included, as Slack stores them."""
+        return self._state.messages(channel_id)
+
+
+def _check_keys(value: Any, allowed: frozenset[str], where: str) -> None:
+    """Reject unknown seed keys so a typo does not silently seed the wrong thing."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"seed {where} must be a JSON object")
+    unknown = set(value) - allowed
+    if unknown:
+        raise ValueError(f"unknown seed {where} key(s): {sorted(unknown)}")

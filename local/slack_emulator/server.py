@@ -1,0 +1,223 @@
+"""HTTP front of the emulator: Slack's wire format, token extraction, fault injection, call log.
+
+Faults act at the transport level (before or after the method runs) because that is where the
+real failures the client has to survive happen: throttling, load-balancer pages, dropped sockets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.slack_emulator.methods import ApiCall, dispatch
+from local.slack_emulator.state import EmulatorState, Fault
+
+_log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_API_PREFIX = "/api/"
+_HTML_ERROR_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n"
+    "<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+class MalformedRequestError(Exception):
+    """The body could not be decoded; carries the Slack error string to answer with."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = JSON_CONTENT_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(body).encode("utf-8"), headers=headers or {})
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """One thread per request; daemon threads so a hung slow fault never blocks interpreter exit."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], state: EmulatorState) -> None:
+        super().__init__(address, SlackRequestHandler)
+        self.state = state
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients vanishing mid-request are expected here; keep them out of stderr."""
+        _log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+class SlackRequestHandler(BaseHTTPRequestHandler):
+    server: EmulatorHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "SlackEmulator/1.0"
+    sys_version = ""
+    timeout = 10  # a client that announces more body than it sends must not pin a thread forever
+
+    def do_GET(self) -> None:
+        self._handle_api_call()
+
+    def do_POST(self) -> None:
+        self._handle_api_call()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: the default access log writes every request line to stderr."""
+
+    def _handle_api_call(self) -> None:
+        url = urlsplit(self.path)
+        method = url.path[len(_API_PREFIX) :].strip("/") if url.path.startswith(_API_PREFIX) else ""
+        call, authorization = self._read_call(method, url.query)
+        state = self.server.state
+        fault = state.take_fault(method)
+        reply = _outcome(state, call, fault)
+        record = {
+            "method": method,
+            "params": dict(call.params),
+            "team_id": state.team_of(call.token),
+            "status": reply.status if reply is not None else None,
+            "fault": fault.kind if fault is not None else None,
+            "authorization": authorization,
+        }
+        state.record_call(record)  # before answering, so a test reading calls() right after sees it
+        if reply is None:
+            self._drop_connection()
+        else:
+            self._send(reply)
+
+    def _read_call(self, method: str, query: str) -> tuple[ApiCall, str | None]:
+        """Parse params from the query string and body; the token comes out of them, never logged."""
+        parse_error = None
+        try:
+            params = _parse_form(query)
+            params.update(self._read_body())
+        except MalformedRequestError as err:
+            params, parse_error = {}, err.error
+        param_token = params.pop("token", None)
+        scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            token, authorization = credentials.strip(), "bearer"
+        elif param_token:
+            token, authorization = str(param_token), "param"
+        else:
+            token, authorization = None, None
+        return ApiCall(method, params, token, parse_error), authorization
+
+    def _read_body(self) -> dict[str, Any]:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise MalformedRequestError("invalid_form_data")
+        try:
+            body = self.rfile.read(length)
+        except OSError:
+            self.close_connection = True
+            raise MalformedRequestError("invalid_form_data") from None
+        if not body:
+            return {}
+        content_type = self.headers.get_content_type()
+        if content_type == "application/json":
+            return _parse_json(body)
+        if content_type == "application/x-www-form-urlencoded":
+            try:
+                return _parse_form(body.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise MalformedRequestError("invalid_form_data") from None
+        raise MalformedRequestError("invalid_form_data")
+
+    def _send(self, reply: Reply) -> None:
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except OSError:
+            # The client already gave up (e.g. its timeout fired during a slow fault).
+            self.close_connection = True
+
+    def _drop_connection(self) -> None:
+        """Close the socket without a byte of response, so the client sees a real disconnect."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _outcome(state: EmulatorState, call: ApiCall, fault: Fault | None) -> Reply | None:
+    """The reply to send, or None to drop the connection (drop_after runs the method first)."""
+    if fault is None:
+        return _answer(state, call)
+    if fault.kind == "drop_before":
+        return None
+    if fault.kind == "drop_after":
+        _answer(state, call)
+        return None
+    if fault.kind == "slow":
+        time.sleep(fault.delay)
+        return _answer(state, call)
+    return _fault_reply(fault)
+
+
+def _answer(state: EmulatorState, call: ApiCall) -> Reply:
+    try:
+        answer = dispatch(state, call)
+    except Exception:  # a bug in a method must not kill the server thread
+        _log.exception("emulator failed while answering %s", call.method)
+        return json_reply(200, {"ok": False, "error": "internal_error"})
+    return json_reply(answer.status, answer.body, answer.headers)
+
+
+def _fault_reply(fault: Fault) -> Reply:
+    """The answer of a fault that replies instead of running the method."""
+    if fault.kind == "ratelimited":
+        return json_reply(
+            fault.http_status, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
+        )
+    if fault.kind == "error":
+        return json_reply(fault.http_status, {"ok": False, "error": fault.error or "internal_error"})
+    # server_error: what a load balancer in front of Slack sends, not Slack's JSON
+    reason = SlackRequestHandler.responses.get(fault.http_status, ("Error",))[0]
+    page = _HTML_ERROR_PAGE.format(status=fault.http_status, reason=reason)
+    return Reply(fault.http_status, page.encode("utf-8"), content_type="text/html")
+
+
+def _parse_form(text: str) -> dict[str, Any]:
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict"))
+    except ValueError:  # includes UnicodeDecodeError from a percent-encoded non-UTF-8 byte
+        raise MalformedRequestError("invalid_form_data") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except ValueError:  # includes JSONDecodeError and UnicodeDecodeError
+        raise MalformedRequestError("invalid_json") from None
+    if not isinstance(value, dict):
+        raise MalformedRequestError("invalid_json")
+    return value

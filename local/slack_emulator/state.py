@@ -1,0 +1,363 @@
+"""In-memory Slack state: workspaces, tokens, channels, messages, armed faults and the call log.
+
+A single re-entrant lock guards all of it, because the HTTP server answers on one thread per
+request while a test thread drives the control API at the same time.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_SCOPES: tuple[str, ...] = ("channels:read", "chat:write", "chat:write.public", "channels:history")
+TOKEN_STATUSES = frozenset({"active", "revoked", "inactive", "expired"})
+FAULT_KINDS = frozenset({"ratelimited", "error", "server_error", "drop_before", "drop_after", "slow"})
+# Kinds that answer with an HTTP status of their own, so `status=` may override it.
+_FAULT_DEFAULT_STATUS = {"ratelimited": 429, "error": 200, "server_error": 503}
+
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_slack_id(prefix: str) -> str:
+    """Return an ID shaped like Slack's (prefix + 10 uppercase alphanumerics), e.g. C0123ABCDEF."""
+    return prefix + "".join(random.choices(_ID_ALPHABET, k=10))
+
+
+def _text_field(value: str, creator: str, created: int) -> dict[str, Any]:
+    """Slack's topic/purpose object: empty values carry no creator and last_set 0."""
+    return {"value": value, "creator": creator if value else "", "last_set": created if value else 0}
+
+
+@dataclass
+class Channel:
+    """A public or private channel; `messages` holds top-level posts and thread replies in ts order."""
+
+    id: str
+    team_id: str
+    name: str
+    creator: str
+    created: int
+    is_private: bool = False
+    is_archived: bool = False
+    is_member: bool = False
+    purpose: str = ""
+    topic: str = ""
+    num_members: int = 0
+    # A Slack Connect channel hosted by another workspace and shared into this one.
+    shared_from: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def visible_to_bot(self) -> bool:
+        """Slack hides a private channel from a bot that is not a member of it."""
+        return self.is_member or not self.is_private
+
+    @property
+    def conversation_type(self) -> str:
+        """The `types` value of conversations.list that selects this channel."""
+        return "private_channel" if self.is_private else "public_channel"
+
+    def find_message(self, ts: str) -> dict[str, Any] | None:
+        return next((message for message in self.messages if message["ts"] == ts), None)
+
+    def to_slack(self, *, include_num_members: bool = True) -> dict[str, Any]:
+        """Render the channel the way conversations.list / conversations.info do."""
+        rendered: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "name_normalized": self.name,
+            "is_channel": True,
+            "is_group": False,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
+            "is_general": self.name == "general",
+            "is_member": self.is_member,
+            "is_shared": self.shared_from is not None,
+            "is_ext_shared": self.shared_from is not None,
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+            "context_team_id": self.team_id,
+            "conversation_host_id": self.shared_from or self.team_id,
+            "shared_team_ids": [self.team_id] + ([self.shared_from] if self.shared_from else []),
+            "created": self.created,
+            "updated": self.created * 1000,
+            "creator": self.creator,
+            "unlinked": 0,
+            "previous_names": [],
+            "topic": _text_field(self.topic, self.creator, self.created),
+            "purpose": _text_field(self.purpose, self.creator, self.created),
+        }
+        if include_num_members:
+            rendered["num_members"] = self.num_members
+        return rendered
+
+
+@dataclass
+class Workspace:
+    """A Slack team with its installed bot; channels keep creation order, which pagination relies on."""
+
+    team_id: str
+    name: str
+    domain: str
+    bot_user_id: str
+    bot_id: str
+    bot_name: str
+    owner_user_id: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    last_ts_micros: int = 0
+
+    def next_ts(self) -> str:
+        """Next message ts: wall clock in microseconds, bumped so it strictly increases per workspace."""
+        self.last_ts_micros = max(time.time_ns() // 1000, self.last_ts_micros + 1)
+        seconds, micros = divmod(self.last_ts_micros, 1_000_000)
+        return f"{seconds:10d}.{micros:06d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "team_id": self.team_id,
+            "name": self.name,
+            "domain": self.domain,
+            "bot_user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "bot_name": self.bot_name,
+        }
+
+
+@dataclass
+class Token:
+    token: str
+    team_id: str
+    scopes: tuple[str, ...]
+    status: str = "active"
+
+
+@dataclass
+class Fault:
+    """A fault armed for the next `times` calls of `method` ("*" = any), after skipping `after` of them."""
+
+    method: str
+    kind: str
+    times: int = 1
+    retry_after: int = 30
+    status: int | None = None
+    error: str | None = None
+    delay: float = 0.0
+    after: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if self.times < 1 or self.after < 0 or self.delay < 0 or self.retry_after < 0:
+            raise ValueError("times must be >= 1; after, delay and retry_after must be >= 0")
+        if self.status is not None and self.kind not in _FAULT_DEFAULT_STATUS:
+            raise ValueError(f"status= does not apply to fault kind {self.kind!r}")
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP status code, got {self.status}")
+        if self.error is not None and self.kind != "error":
+            raise ValueError("error= applies to fault kind 'error' only")
+
+    @property
+    def http_status(self) -> int:
+        """The status this fault answers with (only meaningful for kinds that answer)."""
+        return self.status if self.status is not None else _FAULT_DEFAULT_STATUS[self.kind]
+
+    def matches(self, method: str) -> bool:
+        return self.method in ("*", method)
+
+
+class EmulatorState:
+    """Everything the emulator knows; mutate it only while holding `lock`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.workspaces: dict[str, Workspace] = {}
+        self.tokens: dict[str, Token] = {}
+        self.faults: list[Fault] = []
+        self.call_log: list[dict[str, Any]] = []
+
+    def reset(self) -> None:
+        with self.lock:
+            self.workspaces.clear()
+            self.tokens.clear()
+            self.faults.clear()
+            self.call_log.clear()
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def add_workspace(
+        self,
+        team_id: str,
+        name: str,
+        *,
+        domain: str | None = None,
+        bot_user_id: str | None = None,
+        bot_id: str | None = None,
+        bot_name: str = "buster",
+    ) -> Workspace:
+        with self.lock:
+            if team_id in self.workspaces:
+                raise ValueError(f"workspace {team_id} already exists")
+            workspace = Workspace(
+                team_id=team_id,
+                name=name,
+                domain=domain or _domain_from_name(name),
+                bot_user_id=bot_user_id or new_slack_id("U"),
+                bot_id=bot_id or new_slack_id("B"),
+                bot_name=bot_name,
+                owner_user_id=new_slack_id("U"),
+            )
+            self.workspaces[team_id] = workspace
+            return workspace
+
+    def add_token(self, token: str, team_id: str, *, scopes: tuple[str, ...], status: str) -> None:
+        _check_token_status(status)
+        with self.lock:
+            self.workspace(team_id)
+            if token in self.tokens:
+                raise ValueError("token already registered")  # never echo the token itself
+            self.tokens[token] = Token(token=token, team_id=team_id, scopes=tuple(scopes), status=status)
+
+    def set_token_status(self, token: str, status: str) -> None:
+        _check_token_status(status)
+        with self.lock:
+            if token not in self.tokens:
+                raise KeyError("unknown token")
+            self.tokens[token].status = status
+
+    def add_channel(
+        self,
+        team_id: str,
+        name: str,
+        *,
+        channel_id: str | None = None,
+        is_private: bool = False,
+        is_archived: bool = False,
+        is_member: bool = False,
+        purpose: str = "",
+        topic: str = "",
+        num_members: int = 0,
+        shared_from: str | None = None,
+    ) -> Channel:
+        with self.lock:
+            workspace = self.workspace(team_id)
+            if any(channel.name == name for channel in workspace.channels.values()):
+                raise ValueError(f"channel name {name!r} already used in {team_id}")
+            if channel_id is not None and self._find_channel(channel_id) is not None:
+                raise ValueError(f"channel id {channel_id} already exists")
+            channel = Channel(
+                id=channel_id or self._unused_channel_id(),
+                team_id=team_id,
+                name=name,
+                creator=workspace.owner_user_id,
+                created=int(time.time()),
+                is_private=is_private,
+                is_archived=is_archived,
+                is_member=is_member,
+                purpose=purpose,
+                topic=topic,
+                num_members=num_members,
+                shared_from=shared_from,
+            )
+            workspace.channels[channel.id] = channel
+            return channel
+
+    def archive_channel(self, channel_id: str) -> None:
+        with self.lock:
+            self.channel(channel_id).is_archived = True
+
+    def delete_channel(self, channel_id: str) -> None:
+        with self.lock:
+            channel = self.channel(channel_id)
+            del self.workspaces[channel.team_id].channels[channel_id]
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def workspace(self, team_id: str) -> Workspace:
+        with self.lock:
+            if team_id not in self.workspaces:
+                raise KeyError(f"unknown workspace {team_id}")
+            return self.workspaces[team_id]
+
+    def channel(self, channel_id: str) -> Channel:
+        with self.lock:
+            channel = self._find_channel(channel_id)
+            if channel is None:
+                raise KeyError(f"unknown channel {channel_id}")
+            return channel
+
+    def team_of(self, token: str | None) -> str | None:
+        """Team of a known token, whatever its status; used to attribute logged calls."""
+        with self.lock:
+            record = self.tokens.get(token) if token else None
+            return record.team_id if record else None
+
+    def messages(self, channel_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self.channel(channel_id).messages)
+
+    # -- faults and call log -----------------------------------------------------------------
+
+    def arm_fault(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, method: str) -> Fault | None:
+        """Consume the fault that applies to this call, if any.
+
+        Every matching fault still in its `after` phase counts the call as skipped; the first
+        armed one fires and uses up one of its `times`.
+        """
+        with self.lock:
+            fired: Fault | None = None
+            for fault in self.faults:
+                if not fault.matches(method):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                elif fired is None:
+                    fired = fault
+                    fault.times -= 1
+            self.faults = [fault for fault in self.faults if fault.times > 0]
+            return fired
+
+    def record_call(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.call_log.append(record)
+
+    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(
+                [call for call in self.call_log if method is None or call["method"] == method]
+            )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _find_channel(self, channel_id: str) -> Channel | None:
+        for workspace in self.workspaces.values():
+            if channel_id in workspace.channels:
+                return workspace.channels[channel_id]
+        return None
+
+    def _unused_channel_id(self) -> str:
+        while True:
+            channel_id = new_slack_id("C")
+            if self._find_channel(channel_id) is None:
+                return channel_id
+
+
+def _domain_from_name(name: str) -> str:
+    """Slack derives the subdomain from the team name: lowercase, non-alphanumerics become dashes."""
+    slug = "".join(char if char.isalnum() else "-" for char in name.lower()).strip("-")
+    return slug or "workspace"
+
+
+def _check_token_status(status: str) -> None:
+    if status not in TOKEN_STATUSES:
+        raise ValueError(f"unknown token status {status!r}; expected one of {sorted(TOKEN_STATUSES)}")
