@@ -12,12 +12,13 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install test pytest lint clean
+.PHONY: help install test pytest lint build clean
 
 help:
 	@echo "make test     set up .venv and .venv-sam, lint (ruff, mypy, cfn-lint, sam validate --lint), run pytest"
 	@echo "make pytest   only the test suite (after make install)"
 	@echo "make lint     only the linters"
+	@echo "make build    sam build (needs python3.13 on PATH, as the Lambda runtime)"
 	@echo "make clean    remove the virtual environments and build output"
 
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt
@@ -44,6 +45,10 @@ pytest: $(VENV)/.installed
 	$(PY) -m pytest
 
 test: lint pytest
+
+# sam's python3.13 builder looks for python3.13 on PATH; put the interpreter found above first.
+build: $(SAM_VENV)/.installed
+	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build --region us-east-1
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam
