@@ -8,7 +8,8 @@ reports for that id, not the name the client sent.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from slack_sdk import WebClient
@@ -34,6 +35,8 @@ from slack_integration.models.api import (
 from slack_integration.models.integration import HealthStatus, Integration
 from slack_integration.observability import logger, metrics, tracer
 
+T = TypeVar("T")
+
 # Slack recommends 200; conversations.list is Tier 2 (20+/min), so bigger pages mean fewer calls.
 PAGE_SIZE = 200
 
@@ -43,7 +46,8 @@ class ChannelService:
         self._integrations = integrations
         self._slack = slack
 
-    @tracer.capture_method
+    # Responses stay out of X-Ray: a big workspace's channel list would overflow the segment.
+    @tracer.capture_method(capture_response=False)
     def list_channels(self, user_id: str) -> ChannelList:
         integration = self._active_integration(user_id)
         raw_channels = self._call_slack(integration, _all_public_channels)
@@ -64,7 +68,7 @@ class ChannelService:
             )
         )
 
-    @tracer.capture_method
+    @tracer.capture_method(capture_response=False)
     def set_notification_channel(self, user_id: str, selection: ChannelSelection) -> ChannelSetAnswer:
         integration = self._active_integration(user_id)
         channel_id = selection.channel_id
@@ -94,7 +98,7 @@ class ChannelService:
             raise INTEGRATION_INACTIVE.error()
         return integration
 
-    def _call_slack(self, integration: Integration, request: Any) -> Any:
+    def _call_slack(self, integration: Integration, request: Callable[[WebClient, str], T]) -> T:
         try:
             return self._slack.call(integration.id, request)
         except ServiceError as err:
