@@ -116,9 +116,6 @@ CHANNEL_OTHER_WORKSPACE = ErrorSpec(
     _K.CHANNEL_UNUSABLE,
     "That channel belongs to another Slack workspace. Choose a channel of your connected workspace.",
 )
-NO_CHANNEL_CONFIGURED = ErrorSpec(
-    "NO_CHANNEL_CONFIGURED", _K.CHANNEL_UNUSABLE, "No notification channel is set. " + _NEW_CHANNEL
-)
 SLACK_TIMEOUT = ErrorSpec(
     "SLACK_TIMEOUT", _K.UPSTREAM_UNAVAILABLE, "Slack did not answer in time. Try again in a moment."
 )

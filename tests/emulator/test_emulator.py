@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.client import RemoteDisconnected
 from pathlib import Path
 from types import SimpleNamespace
@@ -42,17 +42,12 @@ CONNECTION_ERRORS = (URLError, RemoteDisconnected, ConnectionResetError)
 NO_WAIT = FixedValueRetryIntervalCalculator(0.01)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SlackEmulator]:
-    emulator = SlackEmulator()
-    emulator.start(host="127.0.0.1", port=0)
-    yield emulator
-    emulator.stop()
-
-
 @pytest.fixture
-def emu(server: SlackEmulator) -> SlackEmulator:
-    """Team A with a mix of channels (in this creation order) and team B with one channel."""
+def emu(emulator: SlackEmulator) -> SlackEmulator:
+    """Team A with a mix of channels (in this creation order) and team B with one channel.
+
+    `emulator` is the suite's one server (tests/conftest.py), emptied here for each test."""
+    server = emulator
     server.reset()
     server.add_workspace(TEAM_A, "Team A", domain="team-a", bot_user_id=BOT_A, bot_id="B0BOTA0001")
     server.add_workspace(TEAM_B, "Team B")
@@ -130,7 +125,8 @@ def test_reset_clears_state_faults_and_calls_but_keeps_serving(emu: SlackEmulato
     assert emu.calls()[0]["fault"] is None
 
 
-def test_demo_seed_has_the_demo_workspace(server: SlackEmulator) -> None:
+def test_demo_seed_has_the_demo_workspace(slack: SlackEmulator) -> None:
+    server = slack
     # Given the shipped demo seed
     server.reset()
     server.load_seed(DEMO_SEED)
@@ -150,7 +146,8 @@ def test_demo_seed_has_the_demo_workspace(server: SlackEmulator) -> None:
     assert [channel["name"] for channel in channels if channel["is_private"]] == ["leadership"]
 
 
-def test_load_seed_rejects_unknown_keys(server: SlackEmulator) -> None:
+def test_load_seed_rejects_unknown_keys(slack: SlackEmulator) -> None:
+    server = slack
     # Given a seed with a typo in a channel key, when it is loaded, then it is refused by name
     server.reset()
     seed = {"workspaces": [{"team_id": "T1", "name": "X", "channels": [{"name": "a", "is_membr": True}]}]}
