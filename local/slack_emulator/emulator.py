@@ -95,34 +95,10 @@ class SlackEmulator:
         """active, revoked, inactive or expired: calls then get token_revoked, account_inactive, ..."""
         self._state.set_token_status(token, status)
 
-    def add_channel(
-        self,
-        team_id: str,
-        name: str,
-        *,
-        channel_id: str | None = None,
-        is_private: bool = False,
-        is_archived: bool = False,
-        is_member: bool = False,
-        purpose: str = "",
-        topic: str = "",
-        num_members: int = 0,
-        shared_from: str | None = None,
-    ) -> dict[str, Any]:
-        """`shared_from=<team id>` makes a Slack Connect channel hosted by that other workspace."""
-        channel = self._state.add_channel(
-            team_id,
-            name,
-            channel_id=channel_id,
-            is_private=is_private,
-            is_archived=is_archived,
-            is_member=is_member,
-            purpose=purpose,
-            topic=topic,
-            num_members=num_members,
-            shared_from=shared_from,
-        )
-        return channel.to_slack()
+    def add_channel(self, team_id: str, name: str, **options: Any) -> dict[str, Any]:
+        """Options as EmulatorState.add_channel: channel_id, is_private, is_archived, is_member,
+        purpose, topic, num_members, shared_from (a Slack Connect channel hosted by that team)."""
+        return self._state.add_channel(team_id, name, **options).to_slack()
 
     def archive_channel(self, channel_id: str) -> None:
         self._state.archive_channel(channel_id)
@@ -160,36 +136,16 @@ class SlackEmulator:
 
     # -- faults and inspection ---------------------------------------------------------------
 
-    def inject_fault(
-        self,
-        method: str,
-        kind: str,
-        *,
-        times: int = 1,
-        retry_after: int = 30,
-        status: int | None = None,
-        error: str | None = None,
-        delay: float = 0.0,
-        after: int = 0,
-    ) -> None:
+    def inject_fault(self, method: str, kind: str, **options: Any) -> None:
         """Make the next `times` calls of `method` ("*" = any) fail as `kind`, after `after` good ones.
 
+        Options (see Fault): times=1, retry_after=30, status, error, delay=0.0, after=0.
         Kinds: ratelimited (429 + Retry-After), error (200 ok:false, `error` defaults to
         internal_error), server_error (HTML page, `status` defaults to 503), drop_before (socket
         closed, nothing done), drop_after (request processed, then socket closed), slow (sleep
         `delay` seconds, then answer normally). `status` may also override 429/200 for the first two.
         """
-        fault = Fault(
-            method=method,
-            kind=kind,
-            times=times,
-            retry_after=retry_after,
-            status=status,
-            error=error,
-            delay=delay,
-            after=after,
-        )
-        self._state.arm_fault(fault)
+        self._state.arm_fault(Fault(method=method, kind=kind, **options))
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         """Requests received, in order: method, params (no token), team_id, status, fault, authorization."""

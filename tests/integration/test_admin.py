@@ -31,6 +31,20 @@ def run(*argv: str, stdin: str = "") -> tuple[int, list[dict], str]:
 CONNECT = ("connect", "--user-id", USER_ID, "--team-id", TEAM_ID, "--team-name", "Acme Corp")
 
 
+def connect_globex(user_id: str, workspace) -> tuple[str, ...]:
+    return (
+        "connect",
+        "--user-id",
+        user_id,
+        "--team-id",
+        workspace.team_id,
+        "--team-name",
+        "Globex",
+        "--bot-token",
+        workspace.token,
+    )
+
+
 def test_connect_verifies_stores_and_prints_the_integration(aws, workspace, slack):
     code, lines, _ = run(*CONNECT, "--bot-token", BOT_TOKEN)
     assert code == 0
@@ -75,17 +89,7 @@ def test_reconnecting_to_another_workspace_clears_the_channel_but_keeps_the_id(
     connected, aws, workspace, other_workspace, invoke
 ):
     invoke("set_channel", "PUT", "/integration/channel", body={"channelId": workspace.channels["alerts"]["id"]})
-    code, lines, _ = run(
-        "connect",
-        "--user-id",
-        USER_ID,
-        "--team-id",
-        other_workspace.team_id,
-        "--team-name",
-        "Globex",
-        "--bot-token",
-        other_workspace.token,
-    )
+    code, lines, _ = run(*connect_globex(USER_ID, other_workspace))
     assert code == 0 and lines[0]["id"] == connected.id
     item = get_integration_item(aws)
     assert item["teamId"] == other_workspace.team_id and "notificationChannelId" not in item
@@ -112,17 +116,7 @@ def test_disconnect_of_an_unknown_user_fails_clearly(aws):
 
 
 def test_list_prints_one_line_per_integration(connected, aws, other_workspace):
-    run(
-        "connect",
-        "--user-id",
-        "user-2",
-        "--team-id",
-        other_workspace.team_id,
-        "--team-name",
-        "Globex",
-        "--bot-token",
-        other_workspace.token,
-    )
+    run(*connect_globex("user-2", other_workspace))
     code, lines, _ = run("list")
     assert code == 0
     assert sorted(line["userId"] for line in lines) == [USER_ID, "user-2"]
