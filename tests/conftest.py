@@ -36,7 +36,8 @@ os.environ.pop("AWS_PROFILE", None)
 from local.slack_emulator import SlackEmulator
 from slack_integration import dependencies
 from tests.support.events import HttpAnswer, LambdaContext, http_event
-from tests.support.template import ROOT, create_tables, table_env
+from tests.support.sqs import QueuePoller
+from tests.support.template import ROOT, create_queues, create_tables, function_env, table_env
 
 TEAM_ID = "T0ACME0001"
 TEAM_NAME = "Acme Corp"
@@ -80,14 +81,17 @@ def service_env(monkeypatch: pytest.MonkeyPatch, emulator: SlackEmulator) -> dic
 
 @pytest.fixture
 def aws() -> Iterator[dict[str, Any]]:
-    """moto with the template's tables; yields real boto3 clients for assertions."""
+    """moto with the template's tables and queues; yields real boto3 clients for assertions."""
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
+        sqs = boto3.client("sqs")
         tables = create_tables(dynamodb)
         yield {
             "dynamodb": dynamodb,
             "secretsmanager": boto3.client("secretsmanager"),
+            "sqs": sqs,
             "tables": tables,
+            "queues": create_queues(sqs),
         }
 
 
@@ -128,6 +132,49 @@ def connected(aws: dict[str, Any], workspace: Workspace) -> Any:
     from pydantic import SecretStr
 
     return dependencies.installation_service().connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(BOT_TOKEN))
+
+
+@pytest.fixture
+def notification_channel(connected: Any, workspace: Workspace) -> dict[str, Any]:
+    """USER_ID's notification channel is #general (chosen through the real set-channel path)."""
+    from slack_integration.models.api import ChannelSelection
+
+    channel = workspace.channels["general"]
+    selection = ChannelSelection.model_validate({"channelId": channel["id"]})
+    dependencies.channel_service().set_notification_channel(USER_ID, selection)
+    return channel
+
+
+_CONSUMERS = {"send": ("SendFunction", "SendQueue"), "reply": ("ReplyFunction", "ReplyQueue")}
+
+
+@pytest.fixture
+def consumer(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., QueuePoller]:
+    """consumer("send" | "reply", **env overrides) -> a poller that feeds the function its queue
+    the way Lambda's event source mapping does, with the function's own template environment."""
+
+    def _consumer(name: str, **overrides: str) -> QueuePoller:
+        logical, queue = _CONSUMERS[name]
+        env = {**function_env(logical, aws["queues"]), **overrides}
+        handler = _load_function(name).lambda_handler
+
+        def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            # Each function runs in its own container with its own environment.
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            dependencies.reset_consumers()
+            return handler(event, context)
+
+        return QueuePoller(aws["sqs"], aws["queues"][queue], invoke, function_name=name)
+
+    return _consumer
+
+
+@pytest.fixture
+def producer(aws: dict[str, Any]) -> Any:
+    from slack_integration.producer import NotificationProducer
+
+    return NotificationProducer(aws["queues"]["SendQueue"], aws["queues"]["ReplyQueue"])
 
 
 def _load_function(name: str) -> ModuleType:

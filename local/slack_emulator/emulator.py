@@ -106,6 +106,15 @@ class SlackEmulator:
     def delete_channel(self, channel_id: str) -> None:
         self._state.delete_channel(channel_id)
 
+    def delete_message(self, channel_id: str, ts: str) -> None:
+        """Delete a message as a Slack user would; KeyError if the channel or the ts is unknown.
+
+        Replies of a deleted parent stay in `messages()` but drop out of conversations.history;
+        conversations.replies then answers thread_not_found for that thread, and chat.postMessage
+        with its thread_ts lands top-level. Deleting a reply updates its parent's reply counts.
+        """
+        self._state.delete_message(channel_id, ts)
+
     def load_seed(self, seed: str | os.PathLike[str] | Mapping[str, Any]) -> None:
         """Add the workspaces of a seed (a JSON file path or its parsed content); see demo_seed.json."""
         data = seed if isinstance(seed, Mapping) else json.loads(Path(seed).read_text(encoding="utf-8"))
@@ -152,7 +161,8 @@ class SlackEmulator:
         return self._state.calls(method)
 
     def messages(self, channel_id: str) -> list[dict[str, Any]]:
-        """Every message stored in the channel in ts order, replies included, as Slack stores them."""
+        """Every message stored in the channel in ts order, replies and metadata included, as Slack
+        stores them (read methods over HTTP show metadata only on include_all_metadata)."""
         return self._state.messages(channel_id)
 
 

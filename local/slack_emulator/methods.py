@@ -11,6 +11,7 @@ import copy
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from local.slack_emulator.state import Channel, EmulatorState, Token, Workspace
@@ -97,6 +98,35 @@ class Params:
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true")
         return bool(value)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The `oldest`/`latest`/`inclusive` bounds of a history read.
+
+    Bounds are compared as numbers, not strings: callers may send "0", "1700000000" or
+    "1700000000.5", and text misorders values of other lengths ("2" sorts after "1700000000.000001").
+    No `latest` means no upper bound rather than "now", because this emulator bumps ts past the
+    wall clock when posts come faster than one a microsecond.
+    """
+
+    oldest: Decimal | None = None
+    latest: Decimal | None = None
+    inclusive: bool = False
+
+    @classmethod
+    def from_params(cls, params: Params) -> TimeWindow:
+        return cls(
+            oldest=_ts_bound(params, "oldest", "invalid_ts_oldest"),
+            latest=_ts_bound(params, "latest", "invalid_ts_latest"),
+            inclusive=params.flag("inclusive", default=False),
+        )
+
+    def contains(self, ts: str) -> bool:
+        value = Decimal(ts)
+        after_oldest = self.oldest is None or value > self.oldest or (self.inclusive and value == self.oldest)
+        before_latest = self.latest is None or value < self.latest or (self.inclusive and value == self.latest)
+        return after_oldest and before_latest
 
 
 MethodImpl = Callable[[Caller, Params], dict[str, Any]]
@@ -193,23 +223,66 @@ def conversations_info(caller: Caller, params: Params) -> dict[str, Any]:
     return {"channel": channel.to_slack(include_num_members=include_num_members)}
 
 
+def conversations_history(caller: Caller, params: Params) -> dict[str, Any]:
+    """The channel as people see it, newest first: thread replies stay in their thread unless broadcast."""
+    channel = _visible_channel(caller.workspace, params.text("channel"))
+    limit = _limit(params, default=100, maximum=999)
+    offset = _decode_cursor(params.text("cursor"))
+    window = TimeWindow.from_params(params)
+    include_metadata = params.flag("include_all_metadata", default=False)
+    history = [m for m in reversed(channel.messages) if _shown_in_channel(m) and window.contains(m["ts"])]
+    answer = _message_page(history, offset=offset, limit=limit, include_metadata=include_metadata)
+    return {**answer, "pin_count": 0}
+
+
 def conversations_replies(caller: Caller, params: Params) -> dict[str, Any]:
-    """Parent first, then replies; a reply's ts selects its whole thread."""
+    """Parent first whatever the bounds, then the replies inside them; a reply's ts selects its thread.
+
+    A thread whose parent was deleted is `thread_not_found`, by the parent's ts or by a reply's.
+    """
     channel = _visible_channel(caller.workspace, params.text("channel"))
     limit = _limit(params, default=1000, maximum=1000)
     offset = _decode_cursor(params.text("cursor"))
-    ts = params.text("ts")
-    target = channel.find_message(ts) if ts else None
-    if target is None:
+    window = TimeWindow.from_params(params)
+    include_metadata = params.flag("include_all_metadata", default=False)
+    parent = _thread_parent(channel, params.text("ts"))
+    if parent is None:
         raise SlackError("thread_not_found")
-    root_ts = target.get("thread_ts", target["ts"])
-    thread = [m for m in channel.messages if m["ts"] == root_ts or m.get("thread_ts") == root_ts]
-    page = thread[offset : offset + limit]
-    has_more = offset + limit < len(thread)
-    answer: dict[str, Any] = {"messages": copy.deepcopy(page), "has_more": has_more}
+    replies = [
+        m
+        for m in channel.messages
+        if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"] and window.contains(m["ts"])
+    ]
+    return _message_page([parent, *replies], offset=offset, limit=limit, include_metadata=include_metadata)
+
+
+def _shown_in_channel(message: dict[str, Any]) -> bool:
+    """Unthreaded posts, thread parents, and replies that were also sent to the channel."""
+    thread_ts = message.get("thread_ts")
+    return thread_ts is None or thread_ts == message["ts"] or message.get("subtype") == "thread_broadcast"
+
+
+def _message_page(
+    messages: list[dict[str, Any]], *, offset: int, limit: int, include_metadata: bool
+) -> dict[str, Any]:
+    """One page of a read; `response_metadata` appears only when more remain, as on Slack."""
+    page = messages[offset : offset + limit]
+    has_more = offset + limit < len(messages)
+    answer: dict[str, Any] = {
+        "messages": [_render_message(m, include_metadata=include_metadata) for m in page],
+        "has_more": has_more,
+    }
     if has_more:
         answer["response_metadata"] = {"next_cursor": _encode_cursor(offset + limit)}
     return answer
+
+
+def _render_message(message: dict[str, Any], *, include_metadata: bool) -> dict[str, Any]:
+    """A stored message as read methods return it: Slack sends `metadata` only on include_all_metadata."""
+    rendered = copy.deepcopy(message)
+    if not include_metadata:
+        rendered.pop("metadata", None)
+    return rendered
 
 
 # -- chat.postMessage -------------------------------------------------------------------------
@@ -268,7 +341,11 @@ def _post_target(workspace: Workspace, reference: str | None) -> Channel:
 
 
 def _thread_parent(channel: Channel, thread_ts: str | None) -> dict[str, Any] | None:
-    """The top-level message a reply belongs to; None (post lands top-level) when thread_ts is unknown."""
+    """The top-level message a reply belongs to.
+
+    None (a post then lands top-level) when thread_ts is unknown or names a reply whose parent was
+    deleted.
+    """
     target = channel.find_message(thread_ts) if thread_ts else None
     if target is None:
         return None
@@ -359,6 +436,20 @@ def _limit(params: Params, *, default: int, maximum: int) -> int:
     return limit
 
 
+def _ts_bound(params: Params, name: str, error: str) -> Decimal | None:
+    """A non-negative number such as "0", "1700000000" or "1700000000.000100"; else Slack's `error`."""
+    raw = params.text(name)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SlackError(error) from None
+    if not value.is_finite() or value < 0:
+        raise SlackError(error)
+    return value
+
+
 def _encode_cursor(offset: int) -> str:
     return base64.b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode("ascii")
 
@@ -382,6 +473,7 @@ METHODS: dict[str, MethodSpec] = {
     "auth.revoke": MethodSpec(scope=None, impl=auth_revoke),
     "conversations.list": MethodSpec(scope="channels:read", impl=conversations_list),
     "conversations.info": MethodSpec(scope="channels:read", impl=conversations_info),
+    "conversations.history": MethodSpec(scope="channels:history", impl=conversations_history),
     "conversations.replies": MethodSpec(scope="channels:history", impl=conversations_replies),
     "chat.postMessage": MethodSpec(scope="chat:write", impl=chat_post_message),
 }

@@ -277,6 +277,24 @@ class EmulatorState:
             channel = self.channel(channel_id)
             del self.workspaces[channel.team_id].channels[channel_id]
 
+    def delete_message(self, channel_id: str, ts: str) -> None:
+        """Remove one message as Slack does when its author deletes it.
+
+        A deleted parent's replies stay stored, orphaned: read methods no longer reach them and a
+        post to that thread lands top-level. A deleted reply comes off its parent's reply counts,
+        so the parent keeps describing the thread that is actually left.
+        """
+        with self.lock:
+            channel = self.channel(channel_id)
+            message = channel.find_message(ts)
+            if message is None:
+                raise KeyError(f"no message with ts {ts} in channel {channel_id}")
+            channel.messages = [stored for stored in channel.messages if stored is not message]
+            root_ts = message.get("thread_ts")
+            parent = channel.find_message(root_ts) if root_ts and root_ts != ts else None
+            if parent is not None:
+                _recount_replies(channel, parent)
+
     # -- lookups -----------------------------------------------------------------------------
 
     def workspace(self, team_id: str) -> Workspace:
@@ -350,6 +368,22 @@ class EmulatorState:
             channel_id = new_slack_id("C")
             if self._find_channel(channel_id) is None:
                 return channel_id
+
+
+def _recount_replies(channel: Channel, parent: dict[str, Any]) -> None:
+    """Rebuild a parent's thread fields from its remaining replies; none left means no thread at all."""
+    replies = [m for m in channel.messages if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"]]
+    if not replies:
+        for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"):
+            parent.pop(key, None)
+        return
+    reply_users = list(dict.fromkeys(reply["user"] for reply in replies))
+    parent.update(
+        reply_count=len(replies),
+        reply_users=reply_users,
+        reply_users_count=len(reply_users),
+        latest_reply=replies[-1]["ts"],
+    )
 
 
 def _domain_from_name(name: str) -> str:

@@ -29,6 +29,20 @@ class Settings(BaseModel):
     # How long a bot token is served from memory before Secrets Manager is asked again.
     token_cache_seconds: int = Field(alias="TOKEN_CACHE_SECONDS", default=300, ge=0, le=3600)
 
+    # Messaging (the send and reply consumers; see README "Queue contract" and "Failure policy").
+    deliveries_table: str = Field(alias="DELIVERIES_TABLE", min_length=3)
+    # The queue a consumer reads and its dead-letter queue; only the consumers set them.
+    queue_url: str | None = Field(alias="QUEUE_URL", default=None)
+    dead_letter_queue_url: str | None = Field(alias="DEAD_LETTER_QUEUE_URL", default=None)
+    # Must equal the queue's redrive maxReceiveCount: on that receive a failing message is
+    # dead-lettered by us, with its error code, instead of silently by SQS one receive later.
+    max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=10, ge=2, le=1000)
+    # How long a reply waits for its original message to be delivered before it is dead-lettered.
+    reply_grace_seconds: int = Field(alias="REPLY_GRACE_SECONDS", default=900, ge=0, le=43_200)
+    # Tracked messages can be replied to for this long; delivery records feed stats for this long.
+    mapping_ttl_days: int = Field(alias="MAPPING_TTL_DAYS", default=90, ge=1, le=3650)
+    delivery_ttl_days: int = Field(alias="DELIVERY_TTL_DAYS", default=30, ge=1, le=365)
+
     @field_validator("slack_api_url")
     @classmethod
     def _ends_with_slash(cls, value: str) -> str:

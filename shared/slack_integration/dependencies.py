@@ -6,15 +6,23 @@ invocation uses, and warm invocations reuse the boto3 clients, the WebClient and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from slack_integration.adapters import aws
+from slack_integration.adapters.delivery_ledger import DeliveryLedger
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
+from slack_integration.adapters.mappings_repository import MappingsRepository
+from slack_integration.adapters.queues import ConsumerQueues
 from slack_integration.adapters.slack_client import SlackGateway, build_web_client
 from slack_integration.adapters.token_store import TokenStore
-from slack_integration.config import get_settings
+from slack_integration.config import ConfigError, get_settings
+from slack_integration.queue_consumer import QueueConsumer
+from slack_integration.queue_policy import RetryBudget
 from slack_integration.services.channels import ChannelService
+from slack_integration.services.delivery import DeliveryService
 from slack_integration.services.installation import InstallationService
+from slack_integration.services.messaging import MessagingService
 
 
 @cache
@@ -38,6 +46,55 @@ def slack_reads() -> SlackGateway:
 
 
 @cache
+def slack_posts() -> SlackGateway:
+    """chat.postMessage only: no retry handlers (a resent post could be a duplicate post)."""
+    settings = get_settings()
+    return SlackGateway(
+        tokens(),
+        lambda: build_web_client(settings.slack_api_url, settings.slack_timeout_seconds, idempotent_calls=False),
+    )
+
+
+@cache
+def mappings() -> MappingsRepository:
+    return MappingsRepository(get_settings().mappings_table)
+
+
+@cache
+def ledger() -> DeliveryLedger:
+    settings = get_settings()
+    return DeliveryLedger(settings.deliveries_table, settings.delivery_ttl_days)
+
+
+@cache
+def messaging_service() -> MessagingService:
+    delivery = DeliveryService(ledger(), integrations(), slack_posts(), slack_reads())
+    return MessagingService(integrations(), mappings(), ledger(), delivery, get_settings().mapping_ttl_days)
+
+
+def _consumer(name: str, handler: Callable[..., None]) -> QueueConsumer:
+    settings = get_settings()
+    if not settings.queue_url or not settings.dead_letter_queue_url:
+        raise ConfigError("Invalid configuration: QUEUE_URL and DEAD_LETTER_QUEUE_URL are required by the consumers")
+    return QueueConsumer(
+        name,
+        handler,
+        ConsumerQueues(settings.queue_url, settings.dead_letter_queue_url),
+        RetryBudget(settings.max_receive_count, settings.reply_grace_seconds),
+    )
+
+
+@cache
+def send_consumer() -> QueueConsumer:
+    return _consumer("send", messaging_service().send)
+
+
+@cache
+def reply_consumer() -> QueueConsumer:
+    return _consumer("reply", messaging_service().reply)
+
+
+@cache
 def channel_service() -> ChannelService:
     return ChannelService(integrations(), slack_reads())
 
@@ -47,9 +104,28 @@ def installation_service() -> InstallationService:
     return InstallationService(integrations(), tokens(), slack_reads())
 
 
+def reset_consumers() -> None:
+    """Rebuild the consumers from the environment (tests run both functions in one process)."""
+    get_settings.cache_clear()
+    send_consumer.cache_clear()
+    reply_consumer.cache_clear()
+
+
 def reset() -> None:
     """Forget every built object (tests and the local stack change the environment between runs)."""
-    for built in (integrations, tokens, slack_reads, channel_service, installation_service):
+    for built in (
+        integrations,
+        tokens,
+        slack_reads,
+        slack_posts,
+        mappings,
+        ledger,
+        messaging_service,
+        send_consumer,
+        reply_consumer,
+        channel_service,
+        installation_service,
+    ):
         built.cache_clear()
     get_settings.cache_clear()
     aws.reset_clients()

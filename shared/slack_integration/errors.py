@@ -26,17 +26,19 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"  # try again after `retry_after` seconds
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"  # Slack or AWS down, slow or unreachable: transient
     UPSTREAM_ERROR = "upstream_error"  # an answer we did not expect: not worth retrying blindly
+    NOT_READY = "not_ready"  # something this needs has not happened yet (a reply's original): wait
     INTERNAL = "internal"  # a bug of ours
 
 
-_RETRYABLE = {ErrorKind.RATE_LIMITED, ErrorKind.UPSTREAM_UNAVAILABLE}
+_RETRYABLE = {ErrorKind.RATE_LIMITED, ErrorKind.UPSTREAM_UNAVAILABLE, ErrorKind.NOT_READY}
 
 
 class ServiceError(Exception):
     """A failure with a stable machine `code` and a `message` safe to show to the user.
 
     Messages are fixed texts written here; they never embed tokens, payloads or stack traces.
-    `slack_error` keeps Slack's own error string for logs and DLQ attributes.
+    `slack_error` keeps Slack's own error string for logs and DLQ attributes; `detail` says which
+    part of a queue message was wrong (field paths and rules, never the values).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class ServiceError(Exception):
         *,
         slack_error: str | None = None,
         retry_after: float | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -54,6 +57,7 @@ class ServiceError(Exception):
         self.kind = kind
         self.slack_error = slack_error
         self.retry_after = retry_after
+        self.detail = detail
 
     @property
     def retryable(self) -> bool:
@@ -77,8 +81,12 @@ class ErrorSpec:
     kind: ErrorKind
     message: str
 
-    def error(self, *, slack_error: str | None = None, retry_after: float | None = None) -> ServiceError:
-        return ServiceError(self.code, self.message, self.kind, slack_error=slack_error, retry_after=retry_after)
+    def error(
+        self, *, slack_error: str | None = None, retry_after: float | None = None, detail: str | None = None
+    ) -> ServiceError:
+        return ServiceError(
+            self.code, self.message, self.kind, slack_error=slack_error, retry_after=retry_after, detail=detail
+        )
 
 
 _K = ErrorKind
@@ -132,6 +140,30 @@ SLACK_API_ERROR = ErrorSpec(
 )
 AWS_UNAVAILABLE = ErrorSpec(
     "AWS_UNAVAILABLE", _K.UPSTREAM_UNAVAILABLE, "Buster's storage is temporarily unavailable. Try again in a moment."
+)
+# Queue messages (see README "Queue contract").
+INVALID_MESSAGE = ErrorSpec(
+    "INVALID_MESSAGE", _K.INVALID_INPUT, "The queue message does not match the send/reply contract."
+)
+CHANNEL_NOT_SET = ErrorSpec(
+    "CHANNEL_NOT_SET",
+    _K.CHANNEL_UNUSABLE,
+    "No notification channel is chosen yet. Choose one in the Buster dashboard.",
+)
+ORIGINAL_NOT_DELIVERED = ErrorSpec(
+    "ORIGINAL_NOT_DELIVERED",
+    _K.NOT_READY,
+    "The message this reply belongs to has not been delivered to Slack (yet), so there is no thread to reply in.",
+)
+# Another invocation holds this delivery's lease: it is posting the same message right now.
+DELIVERY_IN_PROGRESS = ErrorSpec(
+    "DELIVERY_IN_PROGRESS", _K.UPSTREAM_UNAVAILABLE, "The same message is being delivered by another worker."
+)
+# A post whose outcome is unknown (the connection broke) could not be checked against Slack.
+DELIVERY_UNVERIFIABLE = ErrorSpec(
+    "DELIVERY_UNVERIFIABLE",
+    _K.UPSTREAM_ERROR,
+    "Buster cannot tell whether an earlier attempt reached Slack; kept for an operator rather than risk a duplicate.",
 )
 INTERNAL_ERROR = ErrorSpec(
     "INTERNAL_ERROR",

@@ -37,6 +37,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.RATE_LIMITED: 503,
     ErrorKind.UPSTREAM_UNAVAILABLE: 503,
     ErrorKind.UPSTREAM_ERROR: 502,
+    ErrorKind.NOT_READY: 409,
     ErrorKind.INTERNAL: 500,
 }
 

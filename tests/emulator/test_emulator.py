@@ -491,10 +491,11 @@ def test_workspaces_are_isolated(emu: SlackEmulator, ch: SimpleNamespace) -> Non
         slack_error(lambda: team_b.conversations_info(channel=a_channel))["error"],
         slack_error(lambda: team_b.chat_postMessage(channel=a_channel, text="hi"))["error"],
         slack_error(lambda: team_b.conversations_replies(channel=a_channel, ts="1700000000.000001"))["error"],
+        slack_error(lambda: team_b.conversations_history(channel=a_channel))["error"],
     ]
     # Then it only ever sees its own workspace
     assert names == ["b-general"]
-    assert errors == ["channel_not_found"] * 3
+    assert errors == ["channel_not_found"] * 4
     assert emu.messages(a_channel) == []
     assert {call["team_id"] for call in emu.calls()} == {TEAM_B}
 
@@ -803,6 +804,8 @@ def test_replies_paginate_with_a_cursor(client: WebClient, ch: SimpleNamespace) 
         ({"channel": "secret", "ts": "1500000000.000001"}, "channel_not_found"),
         ({"ts": "1500000000.000001", "cursor": "%%%"}, "invalid_cursor"),
         ({"ts": "1500000000.000001", "limit": 0}, "invalid_limit"),
+        ({"ts": "1500000000.000001", "oldest": "yesterday"}, "invalid_ts_oldest"),
+        ({"ts": "1500000000.000001", "latest": "-1"}, "invalid_ts_latest"),
     ],
 )
 def test_replies_errors(client: WebClient, ch: SimpleNamespace, params: dict[str, Any], error: str) -> None:
@@ -810,6 +813,264 @@ def test_replies_errors(client: WebClient, ch: SimpleNamespace, params: dict[str
     channel = params.get("channel", "general")
     body = {**params, "channel": getattr(ch, channel)["id"] if hasattr(ch, channel) else channel}
     assert slack_error(lambda: client.api_call("conversations.replies", params=body))["error"] == error
+
+
+def test_replies_bounds_filter_the_replies_but_always_keep_the_parent(
+    client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given a parent with three replies
+    parent, first, second, third = _thread(client, ch.general["id"], replies=3)
+
+    def read(**bounds: Any) -> list[str]:
+        response = client.conversations_replies(channel=ch.general["id"], ts=parent, **bounds)
+        return [message["ts"] for message in response["messages"]]
+
+    # When the bot reads the thread between bounds, then the parent still leads and the replies are cut
+    assert read(oldest=first) == [parent, second, third]
+    assert read(oldest=first, inclusive=True) == [parent, first, second, third]
+    assert read(latest=second) == [parent, first]
+    assert read(oldest=first, latest=third, inclusive=True) == [parent, first, second, third]
+    assert read(oldest=third) == [parent]
+
+
+def test_replies_return_metadata_only_with_include_all_metadata(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given a parent and a reply that both carry metadata
+    metadata = {"event_type": "deployment", "event_payload": {"id": "deployment-42"}}
+    parent = client.chat_postMessage(channel=ch.general["id"], text="parent", metadata=metadata)["ts"]
+    client.chat_postMessage(channel=ch.general["id"], text="reply", thread_ts=parent, metadata=metadata)
+    # When the bot reads the thread with and without include_all_metadata
+    plain = client.conversations_replies(channel=ch.general["id"], ts=parent)["messages"]
+    full = client.conversations_replies(channel=ch.general["id"], ts=parent, include_all_metadata=True)["messages"]
+    # Then metadata comes back only when asked for, and the stored messages keep it either way
+    assert [("metadata" in message) for message in plain] == [False, False]
+    assert [message["metadata"] for message in full] == [metadata, metadata]
+    assert [message["metadata"] for message in emu.messages(ch.general["id"])] == [metadata, metadata]
+
+
+# -- conversations.history --------------------------------------------------------------------
+
+
+def _posts(client: WebClient, channel: str, count: int) -> list[str]:
+    return [client.chat_postMessage(channel=channel, text=f"m{n}")["ts"] for n in range(count)]
+
+
+def test_history_returns_top_level_messages_newest_first(client: WebClient, ch: SimpleNamespace) -> None:
+    # Given a thread with one plain and one broadcast reply, then a top-level message
+    parent = client.chat_postMessage(channel=ch.general["id"], text="parent")["ts"]
+    client.chat_postMessage(channel=ch.general["id"], text="hidden", thread_ts=parent)
+    broadcast = client.chat_postMessage(channel=ch.general["id"], text="fyi", thread_ts=parent, reply_broadcast=True)
+    latest = client.chat_postMessage(channel=ch.general["id"], text="later")["ts"]
+    # When the bot reads the channel's history
+    response = client.conversations_history(channel=ch.general["id"])
+    # Then it sees what the channel shows, newest first: the plain reply stays in its thread
+    assert [message["text"] for message in response["messages"]] == ["later", "fyi", "parent"]
+    assert [message["ts"] for message in response["messages"]] == [latest, broadcast["ts"], parent]
+    assert response["messages"][2]["reply_count"] == 2
+    assert (response["has_more"], response["pin_count"]) == (False, 0)
+    assert "response_metadata" not in response.data
+
+
+def test_history_of_an_empty_channel_is_empty(client: WebClient, ch: SimpleNamespace) -> None:
+    # Given a channel nobody posted in, when the bot reads it, then there is nothing and nothing more
+    response = client.conversations_history(channel=ch.dev["id"])
+    assert response.data == {"ok": True, "messages": [], "has_more": False, "pin_count": 0}
+
+
+def test_history_paginates_with_a_cursor(client: WebClient, ch: SimpleNamespace) -> None:
+    # Given five top-level messages
+    stamps = _posts(client, ch.general["id"], 5)
+    # When the bot pages through the history two at a time, following next_cursor
+    pages = [page.data for page in client.conversations_history(channel=ch.general["id"], limit=2)]
+    # Then it gets three pages, has_more on all but the last, and every message once, newest first
+    assert [page["has_more"] for page in pages] == [True, True, False]
+    assert [message["ts"] for page in pages for message in page["messages"]] == stamps[::-1]
+    assert all(page["response_metadata"]["next_cursor"] for page in pages[:2])
+    assert "response_metadata" not in pages[2]
+
+
+def test_history_pages_hold_100_messages_by_default(client: WebClient, ch: SimpleNamespace) -> None:
+    # Given 101 top-level messages
+    stamps = _posts(client, ch.general["id"], 101)
+    # When the bot reads the history without a limit, then the first page holds the newest 100
+    first = client.conversations_history(channel=ch.general["id"])
+    assert [message["ts"] for message in first["messages"]] == stamps[:0:-1]
+    assert first["has_more"] is True
+    # And the cursor leads to the oldest one; the largest limit takes all of them at once
+    rest = client.conversations_history(channel=ch.general["id"], cursor=first["response_metadata"]["next_cursor"])
+    assert [message["ts"] for message in rest["messages"]] == stamps[:1] and rest["has_more"] is False
+    assert len(client.conversations_history(channel=ch.general["id"], limit=999)["messages"]) == 101
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [
+        ({"oldest": 0}, [3, 2, 1]),
+        ({"oldest": 0, "inclusive": True}, [3, 2, 1, 0]),
+        ({"latest": 3}, [2, 1, 0]),
+        ({"latest": 3, "inclusive": True}, [3, 2, 1, 0]),
+        ({"oldest": 0, "latest": 3}, [2, 1]),
+        ({"oldest": 0, "latest": 3, "inclusive": True}, [3, 2, 1, 0]),
+        ({"oldest": 1, "latest": 1}, []),
+        ({"oldest": 1, "latest": 1, "inclusive": True}, [1]),
+        ({"inclusive": True}, [3, 2, 1, 0]),  # inclusive alone changes nothing
+    ],
+)
+def test_history_oldest_latest_and_inclusive(
+    client: WebClient, ch: SimpleNamespace, bounds: dict[str, Any], expected: list[int]
+) -> None:
+    # Given four top-level messages
+    stamps = _posts(client, ch.general["id"], 4)
+    params = {key: stamps[value] if key != "inclusive" else value for key, value in bounds.items()}
+    # When the bot reads between the bounds of some of them, then only those inside come back
+    response = client.conversations_history(channel=ch.general["id"], **params)
+    assert [message["ts"] for message in response["messages"]] == [stamps[n] for n in expected]
+
+
+def test_history_compares_bounds_as_numbers(client: WebClient, ch: SimpleNamespace) -> None:
+    # Given two top-level messages
+    stamps = _posts(client, ch.general["id"], 2)
+    seconds = stamps[1].split(".")[0]
+
+    def read(**bounds: Any) -> list[str]:
+        return [m["ts"] for m in client.conversations_history(channel=ch.general["id"], **bounds)["messages"]]
+
+    # When the bounds are written with other digit counts than Slack's ts, then they still compare by value
+    assert read(oldest="0") == read(oldest="2") == stamps[::-1]  # "2" sorts after "17..." as text
+    assert read(oldest=stamps[0] + "000", inclusive=True) == stamps[::-1]
+    assert read(latest=str(int(seconds) + 1)) == read(latest="10000000000") == stamps[::-1]
+    assert read(latest=f"{int(stamps[0].split('.')[0]) - 1}.9") == []
+
+
+def test_history_returns_metadata_only_with_include_all_metadata(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given a message posted with metadata and one without
+    metadata = {"event_type": "deployment", "event_payload": {"id": "deployment-42"}}
+    client.chat_postMessage(channel=ch.general["id"], text="tagged", metadata=metadata)
+    client.chat_postMessage(channel=ch.general["id"], text="plain")
+    # When the bot reads the history with and without include_all_metadata (form "1" and JSON true)
+    plain = client.conversations_history(channel=ch.general["id"])["messages"]
+    as_form = client.conversations_history(channel=ch.general["id"], include_all_metadata=True)["messages"]
+    as_json = client.api_call(
+        "conversations.history", json={"channel": ch.general["id"], "include_all_metadata": True}
+    )["messages"]
+    # Then metadata is there only when asked for, only on the message that has it
+    assert [message.get("metadata") for message in plain] == [None, None]
+    assert [message.get("metadata") for message in as_form] == [None, metadata]
+    assert as_json == as_form
+    # And the inspection API still shows what is stored
+    assert emu.messages(ch.general["id"])[0]["metadata"] == metadata
+
+
+def test_history_needs_channels_history(emu: SlackEmulator, ch: SimpleNamespace) -> None:
+    # Given a token without channels:history
+    emu.add_token("xoxb-test-token-no-history", TEAM_A, scopes=("channels:read", "chat:write"))
+    reader = client_for(emu, "xoxb-test-token-no-history")
+    # When it reads a channel's history, then Slack names the scope it lacks
+    response = slack_error(lambda: reader.conversations_history(channel=ch.general["id"]))
+    assert (response["error"], response["needed"]) == ("missing_scope", "channels:history")
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"channel": "C0NOPE00000"}, "channel_not_found"),
+        ({"channel": "secret"}, "channel_not_found"),
+        ({"channel": None}, "channel_not_found"),
+        ({"limit": 0}, "invalid_limit"),
+        ({"limit": 1000}, "invalid_limit"),
+        ({"limit": "many"}, "invalid_limit"),
+        ({"cursor": "%%%"}, "invalid_cursor"),
+        ({"cursor": "aGVsbG8="}, "invalid_cursor"),
+        ({"oldest": "yesterday"}, "invalid_ts_oldest"),
+        ({"oldest": "-1"}, "invalid_ts_oldest"),
+        ({"latest": "NaN"}, "invalid_ts_latest"),
+        ({"latest": "Infinity"}, "invalid_ts_latest"),
+    ],
+)
+def test_history_errors(client: WebClient, ch: SimpleNamespace, params: dict[str, Any], error: str) -> None:
+    # Given a bad channel, limit, cursor or bound, when the bot reads the history, then Slack's error names it
+    channel = params.get("channel", "general")
+    body = {**params, "channel": getattr(ch, channel)["id"] if channel and hasattr(ch, channel) else channel}
+    body = {key: value for key, value in body.items() if value is not None}
+    assert slack_error(lambda: client.api_call("conversations.history", params=body))["error"] == error
+
+
+# -- deleting messages ------------------------------------------------------------------------
+
+
+def test_delete_message_removes_a_top_level_message(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given three top-level messages
+    stamps = _posts(client, ch.general["id"], 3)
+    # When a user deletes the middle one
+    emu.delete_message(ch.general["id"], stamps[1])
+    # Then it is gone from storage, from the history and as a thread
+    assert [message["ts"] for message in emu.messages(ch.general["id"])] == [stamps[0], stamps[2]]
+    history = client.conversations_history(channel=ch.general["id"])["messages"]
+    assert [message["ts"] for message in history] == [stamps[2], stamps[0]]
+    assert (
+        slack_error(lambda: client.conversations_replies(channel=ch.general["id"], ts=stamps[1]))["error"]
+        == "thread_not_found"
+    )
+
+
+def test_deleted_parent_leaves_its_replies_stored_but_unreachable(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given a parent with two replies
+    parent, first, second = _thread(client, ch.general["id"], replies=2)
+    # When a user deletes the parent
+    emu.delete_message(ch.general["id"], parent)
+    # Then the replies are still stored, but the thread is not found by any of its ts
+    assert [message["ts"] for message in emu.messages(ch.general["id"])] == [first, second]
+    errors = [
+        slack_error(lambda: client.conversations_replies(channel=ch.general["id"], ts=parent))["error"],
+        slack_error(lambda: client.conversations_replies(channel=ch.general["id"], ts=first))["error"],
+    ]
+    assert errors == ["thread_not_found"] * 2
+    # And the history shows none of it
+    assert client.conversations_history(channel=ch.general["id"])["messages"] == []
+    # And a reply to the deleted parent, or to one of its orphans, lands top-level
+    to_parent = client.chat_postMessage(channel=ch.general["id"], text="late reply", thread_ts=parent)
+    to_orphan = client.chat_postMessage(channel=ch.general["id"], text="later reply", thread_ts=first)
+    assert "thread_ts" not in to_parent["message"] and "thread_ts" not in to_orphan["message"]
+    history = client.conversations_history(channel=ch.general["id"])["messages"]
+    assert [message["text"] for message in history] == ["later reply", "late reply"]
+    assert all("thread_ts" not in message for message in history)
+
+
+def test_deleting_replies_updates_the_parent(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given a parent with two replies
+    parent, first, second = _thread(client, ch.general["id"], replies=2)
+    # When a user deletes the latest reply
+    emu.delete_message(ch.general["id"], second)
+    # Then the parent counts one reply, the earlier one, and the thread holds just that
+    stored = emu.messages(ch.general["id"])[0]
+    assert (stored["reply_count"], stored["latest_reply"], stored["reply_users_count"]) == (1, first, 1)
+    thread = client.conversations_replies(channel=ch.general["id"], ts=parent)["messages"]
+    assert [message["ts"] for message in thread] == [parent, first]
+    # When the last reply goes too, then the parent is a plain message again
+    emu.delete_message(ch.general["id"], first)
+    remaining = emu.messages(ch.general["id"])
+    assert len(remaining) == 1
+    assert not {"thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"} & set(remaining[0])
+    assert [m["ts"] for m in client.conversations_replies(channel=ch.general["id"], ts=parent)["messages"]] == [
+        parent
+    ]
+
+
+def test_delete_message_rejects_unknown_channels_and_ts(emu: SlackEmulator, ch: SimpleNamespace) -> None:
+    # Given a channel without that message, or no such channel, when a test deletes it, then it fails by name
+    with pytest.raises(KeyError, match=re.escape("no message with ts 1500000000.000001")):
+        emu.delete_message(ch.general["id"], "1500000000.000001")
+    with pytest.raises(KeyError, match="unknown channel C0NOTHERE00"):
+        emu.delete_message("C0NOTHERE00", "1500000000.000001")
 
 
 # -- faults -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ environment variables the functions read are the ones the template's Globals dec
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,59 @@ def create_tables(dynamodb: Any, suffix: str = "test") -> dict[str, str]:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         names[logical] = name
     return names
+
+
+def parameter_default(name: str) -> Any:
+    return load_template()["Parameters"][name]["Default"]
+
+
+def create_queues(sqs: Any, suffix: str = "test") -> dict[str, str]:
+    """Create every SQS queue of the template in `sqs` (dead-letter queues first, so redrive
+    policies can name them); returns logical id -> queue URL."""
+    queues = resources("AWS::SQS::Queue")
+    ordered = sorted(queues, key=lambda name: "RedrivePolicy" in queues[name]["Properties"])
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    for logical in ordered:
+        props = queues[logical]["Properties"]
+        fifo = bool(props.get("FifoQueue"))
+        name = f"{logical}-{suffix}" + (".fifo" if fifo else "")
+        attributes: dict[str, str] = {}
+        for key in (
+            "FifoQueue",
+            "ContentBasedDeduplication",
+            "DeduplicationScope",
+            "FifoThroughputLimit",
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "SqsManagedSseEnabled",
+        ):
+            if key in props:
+                value = props[key]
+                attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            count = redrive["maxReceiveCount"]
+            if isinstance(count, dict):
+                count = parameter_default(count["Ref"])
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[target], "maxReceiveCount": count})
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        urls[logical] = url
+        arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return urls
+
+
+def function_env(function: str, queue_urls: dict[str, str]) -> dict[str, str]:
+    """The function's own Environment.Variables from the template, with !Ref resolved against
+    the test's queues and the parameters' defaults."""
+    props = load_template()["Resources"][function]["Properties"]
+    variables = props.get("Environment", {}).get("Variables", {})
+    env: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            env[name] = queue_urls[ref] if ref in queue_urls else str(parameter_default(ref))
+        else:
+            env[name] = str(value)
+    return env

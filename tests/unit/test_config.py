@@ -9,6 +9,7 @@ from slack_integration.config import ConfigError, load_settings
 VALID = {
     "INTEGRATIONS_TABLE": "integrations",
     "MESSAGE_MAPPINGS_TABLE": "mappings",
+    "DELIVERIES_TABLE": "deliveries",
     "TOKEN_SECRET_PREFIX": "buster/slack/bot-token/",
 }
 

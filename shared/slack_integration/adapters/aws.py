@@ -7,10 +7,12 @@ cold start pay for clients the invocation may never use.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,6 +32,30 @@ def client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests switch AWS endpoints between cases)."""
     client.cache_clear()
+
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _exact(value: Any) -> Any:
+    # DynamoDB numbers are decimals; boto3 refuses floats rather than guess their precision.
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _exact(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_exact(inner) for inner in value]
+    return value
+
+
+def to_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain values to DynamoDB's typed JSON (the low-level client is cheaper to create than a Table)."""
+    return {key: _serializer.serialize(_exact(value)) for key, value in item.items()}
+
+
+def from_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -5,23 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from slack_integration.adapters import aws
-from slack_integration.errors import INTEGRATION_CHANGED
+from slack_integration.errors import INTEGRATION_CHANGED, ServiceError
 from slack_integration.models.integration import HealthStatus, Integration, utc_now
+from slack_integration.observability import logger
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _to_ddb(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items()}
-
-
-def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+_to_ddb = aws.to_ddb
+_from_ddb = aws.from_ddb
 
 
 class IntegrationsRepository:
@@ -92,6 +84,21 @@ class IntegrationsRepository:
         else:
             expression += " REMOVE lastErrorCode"
         return self._update(integration, expression, values)
+
+    def flag_problem(self, integration: Integration, error: ServiceError) -> None:
+        """Remember on the integration that only the user can fix this error (reconnect, pick a new
+        channel), so status and the health sweep show it. Best effort: failing to record it must
+        not hide the error itself, which the caller is about to report."""
+        status = HealthStatus.for_error(error)
+        if status is None or (integration.health_status is status and integration.last_error_code == error.code):
+            return
+        try:
+            self.record_health(integration, status, error.code)
+        except ServiceError as record_error:
+            logger.warning(
+                "Could not flag the integration",
+                extra={"integration_id": integration.id, "flag": status.value, "code": record_error.code},
+            )
 
     def deactivate(self, integration: Integration) -> Integration:
         return self._update(

@@ -86,6 +86,16 @@ def translate(exc: BaseException) -> ServiceError:
 _SLACK_FAILURES = (SlackClientError, URLError, OSError, http.client.HTTPException)
 
 
+def outcome_unknown(error: ServiceError) -> bool:
+    """Whether a failed call may still have taken effect at Slack: the request left, no answer came
+    back (a timeout, a connection closed mid-response). An HTTP answer, even an error, means Slack
+    handled the request and did not post. A refused connection is counted as unknown too: telling
+    it apart is not worth a wrong guess, and the price is one read from Slack."""
+    if error.code == SLACK_TIMEOUT.code:
+        return error.slack_error == "timeout"
+    return error.code == SLACK_UNREACHABLE.code
+
+
 class SlackGateway:
     """Runs Slack calls on behalf of one integration.
 

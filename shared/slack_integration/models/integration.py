@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from slack_integration.errors import ErrorKind, ServiceError
+
 
 def utc_now() -> str:
     """Timestamps are stored as ISO-8601 UTC strings: sortable in DynamoDB and readable in the console."""
@@ -21,6 +23,14 @@ class HealthStatus(StrEnum):
     NEEDS_RECONNECT = "needs_reconnect"
     NEEDS_NEW_CHANNEL = "needs_new_channel"
     UNREACHABLE = "unreachable"
+
+    @classmethod
+    def for_error(cls, error: ServiceError) -> HealthStatus | None:
+        """The flag an error puts on its integration: only errors the user must fix set one."""
+        return {
+            ErrorKind.RECONNECT_REQUIRED: cls.NEEDS_RECONNECT,
+            ErrorKind.CHANNEL_UNUSABLE: cls.NEEDS_NEW_CHANNEL,
+        }.get(error.kind)
 
 
 class Integration(BaseModel):

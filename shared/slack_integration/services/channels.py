@@ -32,7 +32,7 @@ from slack_integration.models.api import (
     NotificationChannel,
     NotificationChannelAnswer,
 )
-from slack_integration.models.integration import HealthStatus, Integration
+from slack_integration.models.integration import Integration
 from slack_integration.observability import logger, metrics, tracer
 
 T = TypeVar("T")
@@ -102,17 +102,11 @@ class ChannelService:
         try:
             return self._slack.call(integration.id, request)
         except ServiceError as err:
+            # A channel error here concerns the channel being chosen, not the saved one: only a
+            # broken install is the integration's own problem.
             if err.needs_reconnect:
-                self._flag_reconnect(integration, err)
+                self._integrations.flag_problem(integration, err)
             raise
-
-    def _flag_reconnect(self, integration: Integration, err: ServiceError) -> None:
-        # Remember it on the integration so status and the health sweep show it too; failing to
-        # record it must not hide the Slack error the user needs to see.
-        try:
-            self._integrations.record_health(integration, HealthStatus.NEEDS_RECONNECT, err.code)
-        except ServiceError as record_error:
-            logger.warning("Could not flag integration for reconnect", extra={"code": record_error.code})
 
 
 def _all_public_channels(client: WebClient, token: str) -> list[dict[str, Any]]:

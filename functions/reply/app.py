@@ -1,0 +1,14 @@
+"""Reply queue consumer: posts each follow-up in the Slack thread of every delivery of its
+original message (see README "Queue contract" and "Failure policy")."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from slack_integration import dependencies
+from slack_integration.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return dependencies.reply_consumer().handle(event, context)

@@ -1,0 +1,81 @@
+"""The message mappings table: where each tracked notification landed in Slack (see template.yaml).
+
+One item per (internal message id, integration): the same internal id sent to several users has
+one mapping per user's integration, and a reply threads under every one of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from slack_integration.adapters import aws
+
+
+class MessageMapping(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    internal_message_id: str
+    integration_id: str
+    user_id: str
+    slack_channel_id: str
+    slack_message_ts: str
+    message_type: str | None = None
+    sent_at: str
+    expires_at: int  # epoch seconds: DynamoDB TTL removes the mapping after the reply window
+
+
+class MappingsRepository:
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self._table = table_name
+        self._client = dynamodb
+
+    @property
+    def _ddb(self) -> Any:
+        if self._client is None:
+            self._client = aws.client("dynamodb")
+        return self._client
+
+    def put(self, mapping: MessageMapping) -> None:
+        # Unconditional: the delivery ledger already guarantees one post per key, and rewriting
+        # the same mapping after a verified retry is harmless.
+        item = mapping.model_dump(by_alias=True, exclude_none=True)
+        try:
+            self._ddb.put_item(TableName=self._table, Item=aws.to_ddb(item))
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "PutItem mappings") from exc
+
+    def get(self, internal_message_id: str, integration_id: str) -> MessageMapping | None:
+        try:
+            answer = self._ddb.get_item(
+                TableName=self._table,
+                Key=aws.to_ddb({"internalMessageId": internal_message_id, "integrationId": integration_id}),
+                ConsistentRead=True,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "GetItem mappings") from exc
+        item = answer.get("Item")
+        return MessageMapping.model_validate(aws.from_ddb(item)) if item else None
+
+    def for_message(self, internal_message_id: str) -> list[MessageMapping]:
+        """Every delivery of one internal id, all pages, strongly consistent (a reply must see a send
+        that finished a moment ago)."""
+        mappings: list[MessageMapping] = []
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "internalMessageId = :id",
+            "ExpressionAttributeValues": {":id": {"S": internal_message_id}},
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                answer = self._ddb.query(**arguments)
+                mappings.extend(MessageMapping.model_validate(aws.from_ddb(item)) for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    return mappings
+                arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "Query mappings") from exc

@@ -1,0 +1,82 @@
+"""SQS calls of the consumers: dead-lettering with an error code, and handing messages back with
+the visibility the failure policy chose."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from slack_integration.adapters import aws
+from slack_integration.observability import logger
+
+SQS_BATCH_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class HandBack:
+    message_id: str
+    receipt_handle: str
+    delay_seconds: int
+
+
+class ConsumerQueues:
+    def __init__(self, queue_url: str, dead_letter_queue_url: str, sqs: Any = None) -> None:
+        self.queue_url = queue_url
+        self.dead_letter_queue_url = dead_letter_queue_url
+        self._client = sqs
+
+    @property
+    def _sqs(self) -> Any:
+        if self._client is None:
+            self._client = aws.client("sqs")
+        return self._client
+
+    def dead_letter(self, body: str, *, group_id: str, deduplication_id: str, attributes: dict[str, str]) -> None:
+        """Put a message on the DLQ with why it is there; raises AWS_UNAVAILABLE if SQS refuses, so
+        the caller keeps the message on its queue instead of losing it."""
+        arguments: dict[str, Any] = {
+            "QueueUrl": self.dead_letter_queue_url,
+            "MessageBody": body,
+            "MessageAttributes": {
+                name: {"DataType": "String", "StringValue": value[:1024]} for name, value in attributes.items() if value
+            },
+        }
+        if self.dead_letter_queue_url.endswith(".fifo"):
+            arguments["MessageGroupId"] = group_id
+            arguments["MessageDeduplicationId"] = deduplication_id
+        try:
+            self._sqs.send_message(**arguments)
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "SendMessage dead-letter queue") from exc
+
+    def hand_back(self, entries: Sequence[HandBack]) -> None:
+        """Set each failed message's visibility (when it may be received again). Best effort: a
+        message we could not change comes back after the queue's own visibility timeout."""
+        for start in range(0, len(entries), SQS_BATCH_LIMIT):
+            chunk = entries[start : start + SQS_BATCH_LIMIT]
+            try:
+                answer = self._sqs.change_message_visibility_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {
+                            "Id": str(index),
+                            "ReceiptHandle": entry.receipt_handle,
+                            "VisibilityTimeout": entry.delay_seconds,
+                        }
+                        for index, entry in enumerate(chunk)
+                    ],
+                )
+                failed = answer.get("Failed", [])
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning(
+                    "Could not set retry delays", extra={"aws_error": aws.error_code(exc) or type(exc).__name__}
+                )
+                continue
+            for failure in failed:
+                logger.warning(
+                    "Could not set a retry delay",
+                    extra={"message_id": chunk[int(failure["Id"])].message_id, "aws_error": failure.get("Code")},
+                )

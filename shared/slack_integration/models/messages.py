@@ -1,0 +1,147 @@
+"""The queue contract: send and reply bodies, validated before anything reaches Slack.
+
+Bodies are strict (unknown fields are refused): a typo such as `internalMessageID` would
+otherwise turn a tracked message into an untracked one without anyone noticing. Block Kit limits
+are checked with slack_sdk's own block classes (which know the per-element limits) plus the two
+limits they do not check: 50 blocks per message and 2000 characters per section field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+MAX_BLOCKS = 50
+MAX_FIELD_TEXT = 2000
+# Slack truncates top-level text past 40,000 characters; we refuse instead of losing the end.
+MAX_TEXT = 40_000
+# A fallback we derive from blocks only feeds notifications and screen readers: keep it short.
+FALLBACK_TEXT_LIMIT = 3000
+DEFAULT_FALLBACK_TEXT = "New notification from Buster"
+
+# Ids and keys are compared exactly and end up in DynamoDB keys: printable, no control characters.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+
+
+class SlackMessage(BaseModel):
+    """What to post: `text`, `blocks`, or both. `text` is always sent (derived when absent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    blocks: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_BLOCKS)
+
+    @field_validator("blocks")
+    @classmethod
+    def _valid_block_kit(cls, blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        for index, raw in enumerate(blocks or []):
+            problem = _block_problem(raw)
+            if problem:
+                raise ValueError(f"blocks[{index}]: {problem}")
+        return blocks
+
+    @model_validator(mode="after")
+    def _has_content(self) -> SlackMessage:
+        if not (self.text and self.text.strip()) and not self.blocks:
+            raise ValueError("a message needs a non-empty text or at least one block")
+        return self
+
+    def fallback_text(self) -> str:
+        """The top-level `text`: the producer's, else one derived from the blocks' own texts."""
+        if self.text and self.text.strip():
+            return self.text
+        parts = [part.strip() for block in self.blocks or [] for part in _block_texts(block) if part.strip()]
+        derived = "\n".join(parts)
+        if len(derived) > FALLBACK_TEXT_LIMIT:
+            derived = derived[: FALLBACK_TEXT_LIMIT - 1].rstrip() + "…"
+        return derived or DEFAULT_FALLBACK_TEXT
+
+    def post_arguments(self) -> dict[str, Any]:
+        """chat.postMessage arguments for the content (channel, thread and metadata are added by the caller)."""
+        arguments: dict[str, Any] = {"text": self.fallback_text()}
+        if self.blocks:
+            arguments["blocks"] = self.blocks
+        return arguments
+
+
+def _block_problem(raw: Any) -> str | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        return "a block must be an object with a string `type`"
+    try:
+        block = Block.parse(raw)
+        if block is None:
+            return f"unknown block type {raw['type'][:40]!r}"
+        block.to_dict()  # runs slack_sdk's Block Kit validators
+    except SlackObjectFormationError as exc:
+        return str(exc)
+    except (TypeError, KeyError, AttributeError, ValueError):
+        return f"not a valid {raw['type'][:40]!r} block"
+    for field_index, field in enumerate(raw.get("fields") or []):
+        if isinstance(field, dict) and len(str(field.get("text", ""))) > MAX_FIELD_TEXT:
+            return f"fields[{field_index}] text cannot exceed {MAX_FIELD_TEXT} characters"
+    return None
+
+
+def _text_of(obj: Any) -> str:
+    return obj.get("text", "") if isinstance(obj, dict) and isinstance(obj.get("text"), str) else ""
+
+
+def _block_texts(block: dict[str, Any]) -> list[str]:
+    """The human-readable strings of one block, in reading order."""
+    kind = block.get("type")
+    if kind in ("header", "section"):
+        return [_text_of(block.get("text")), *(_text_of(field) for field in block.get("fields") or [])]
+    if kind == "context":
+        return [_text_of(element) for element in block.get("elements") or []]
+    if kind == "markdown":
+        return [block["text"]] if isinstance(block.get("text"), str) else []
+    if kind == "image":
+        return [block["alt_text"]] if isinstance(block.get("alt_text"), str) else []
+    return []
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid", frozen=True)
+
+
+class SendRequest(_Body):
+    """Send queue body: a notification for one user's notification channel."""
+
+    user_id: str = Field(min_length=1, max_length=128, pattern=_PRINTABLE)
+    message: SlackMessage
+    # Present = tracked: the Slack ts is recorded so replies can thread under it, and the same id
+    # for the same user is posted once however often it is sent.
+    internal_message_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=_PRINTABLE)
+    message_type: str | None = Field(default=None, min_length=1, max_length=50, pattern=r"^[A-Za-z0-9 _.:/-]+$")
+    # Deduplicates untracked messages the same way (ignored for stats; tracked ids need none).
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128, pattern=_PRINTABLE)
+
+
+class ReplyRequest(_Body):
+    """Reply queue body: a follow-up in the thread of every delivery of `internalMessageId`."""
+
+    internal_message_id: str = Field(min_length=1, max_length=256, pattern=_PRINTABLE)
+    message: SlackMessage
+    # Only the thread of this user's delivery (the same internal id may go to several users).
+    user_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=_PRINTABLE)
+    # Also show the reply in the channel (Slack's reply_broadcast).
+    broadcast: bool = False
+    # The same key for the same original is posted once per thread; without one, SQS's message id
+    # protects against redelivery only.
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128, pattern=_PRINTABLE)
+
+
+def validation_problems(exc: ValidationError, limit: int = 5) -> str:
+    """Which fields are wrong and why, without echoing the values (they may be long or sensitive)."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False)[:limit]:
+        where = ".".join(str(part) for part in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)

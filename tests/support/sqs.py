@@ -1,0 +1,133 @@
+"""Lambda's SQS event source mapping, played against moto: receive a batch, build the event
+Lambda would deliver (the shape of events/send.json), invoke the handler, then delete exactly the
+records the handler did not report as failed. The queue itself keeps the rest, with whatever
+visibility the handler gave them, as it would in AWS."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support.events import LambdaContext, sample
+
+
+@dataclass
+class Poll:
+    event: dict[str, Any]
+    response: dict[str, Any]
+
+    @property
+    def received(self) -> list[str]:
+        return [record["messageId"] for record in self.event["Records"]]
+
+    @property
+    def failed(self) -> list[str]:
+        return [item["itemIdentifier"] for item in self.response.get("batchItemFailures", [])]
+
+
+def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The SQS event Lambda builds from received messages (FIFO attributes included)."""
+    template = sample("send.json")["Records"][0]
+    records = []
+    for message in messages:
+        record = copy.deepcopy(template)
+        record.update(
+            messageId=message["MessageId"],
+            receiptHandle=message["ReceiptHandle"],
+            body=message["Body"],
+            md5OfBody=message["MD5OfBody"],
+            eventSourceARN=queue_arn,
+            attributes=dict(message.get("Attributes", {})),
+            messageAttributes={
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "dataType": value["DataType"],
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+        )
+        records.append(record)
+    return {"Records": records}
+
+
+@dataclass
+class QueuePoller:
+    sqs: Any
+    queue_url: str
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    function_name: str
+    history: list[Poll] = field(default_factory=list)
+
+    @property
+    def queue_arn(self) -> str:
+        return self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+
+    def poll(self, *, max_messages: int = 10, remaining_ms: int = 60_000) -> Poll | None:
+        """One invocation with whatever is visible now; None when the queue shows nothing."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max_messages,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        if not messages:
+            return None
+        event = lambda_event(messages, self.queue_arn)
+        context = LambdaContext(function_name=self.function_name, remaining_ms=remaining_ms)
+        response = self.handler(event, context)
+        poll = Poll(event, response)
+        failed = set(poll.failed)
+        done = [
+            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+            for index, message in enumerate(messages)
+            if message["MessageId"] not in failed
+        ]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+        self.history.append(poll)
+        return poll
+
+    def drain(self, *, limit: int = 20) -> list[Poll]:
+        """Poll until the queue shows nothing (messages handed back with a delay stay hidden)."""
+        polls = []
+        for _ in range(limit):
+            poll = self.poll()
+            if poll is None:
+                break
+            polls.append(poll)
+        return polls
+
+
+def counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def dead_letters(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Everything in a DLQ: body (parsed when JSON) and message attributes as plain strings."""
+    found = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=300
+        ).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            try:
+                body: Any = json.loads(message["Body"])
+            except ValueError:
+                body = message["Body"]
+            attributes = {name: value["StringValue"] for name, value in message.get("MessageAttributes", {}).items()}
+            found.append({"body": body, "attributes": attributes})
