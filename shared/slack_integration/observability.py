@@ -18,6 +18,10 @@ metrics = Metrics()
 # advanced logging controls set the root logger) must not turn that on.
 logging.getLogger("botocore").setLevel(logging.INFO)
 
+# slack_sdk's block parser logs a skipped unknown element with its full content at WARNING: that
+# is notification content, which has no place in logs. Validation reports the problem instead.
+logging.getLogger("slack_sdk.models").setLevel(logging.ERROR)
+
 # Reads such as GET /integration/channel publish no business metric; Powertools would warn about
 # that on every such invocation and drown the useful lines.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -38,6 +38,8 @@ from slack_integration.models.messages import ReplyRequest, SendRequest, validat
 SQS_BATCH_ENTRIES = 10
 # SQS's limit for one SendMessageBatch request (all bodies together).
 SQS_BATCH_BYTES = 256 * 1024
+# One message body; SQS's classic limit (also what every SDK and moto accept everywhere).
+SQS_MESSAGE_BYTES = 256 * 1024
 # SQS group ids: 1-128 characters, ASCII letters, digits and punctuation only.
 _GROUP_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -130,6 +132,8 @@ class NotificationProducer:
         entries: list[tuple[int, dict[str, Any]]] = []
         for index, raw in enumerate(notifications):
             try:
+                if not isinstance(raw, Mapping):
+                    raise INVALID_MESSAGE.error(detail="body: must be an object")
                 entries.append((index, _send_entry(_validate(SendRequest, dict(raw)))))
             except ServiceError as err:
                 result.rejected.append(Rejected(index, err.code, err.detail or err.message))
@@ -169,7 +173,13 @@ def _validate(model: type[M], body: dict[str, Any]) -> M:
 
 
 def _body(request: BaseModel) -> str:
-    return json.dumps(request.model_dump(by_alias=True, exclude_none=True), separators=(",", ":"))
+    body = json.dumps(request.model_dump(by_alias=True, exclude_none=True), separators=(",", ":"))
+    size = len(body.encode())
+    if size > SQS_MESSAGE_BYTES:
+        # Within every Block Kit limit a message can still outgrow SQS: refuse it as the
+        # caller's to fix, not as an outage to retry.
+        raise INVALID_MESSAGE.error(detail=f"message: {size} bytes; a queue message holds at most {SQS_MESSAGE_BYTES}")
+    return body
 
 
 def _digest(*parts: str) -> str:

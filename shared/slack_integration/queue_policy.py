@@ -28,9 +28,10 @@ from slack_integration.errors import ErrorKind, ServiceError
 MAX_DELAY_SECONDS = 43_200
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 900
-# A reply waiting for its original checks again after 10, 20, 40 ... at most 120 seconds.
+# A reply waiting for its original checks again after 10, 20, 40 ... at most 180 seconds (so the
+# default 15 receives outlast the default 15-minute grace period, even with the shortest jitter).
 WAIT_BASE_SECONDS = 10
-WAIT_CAP_SECONDS = 120
+WAIT_CAP_SECONDS = 180
 # When Slack throttles without a Retry-After header.
 DEFAULT_RATE_LIMIT_DELAY = 30
 
@@ -79,7 +80,8 @@ def decide(
         return Decision(Action.DEAD_LETTER, Reason.PERMANENT)
     if error.kind is ErrorKind.NOT_READY:
         remaining = budget.reply_grace_seconds - age_seconds
-        if remaining <= 0:
+        # The receive budget binds too: one receive later SQS would move it without a code.
+        if remaining <= 0 or receive_count >= budget.max_receive_count:
             return Decision(Action.DEAD_LETTER, Reason.GRACE_PERIOD_OVER)
         wait = _backoff(receive_count, WAIT_BASE_SECONDS, WAIT_CAP_SECONDS, jitter)
         # Look once more right when the grace period ends, not up to a whole step after it.

@@ -166,9 +166,7 @@ def test_load_seed_rejects_unknown_keys(slack: SlackEmulator) -> None:
         ("server_error", {"status": 42}),
     ],
 )
-def test_inject_fault_rejects_invalid_arguments(
-    emu: SlackEmulator, kind: str, options: dict[str, Any]
-) -> None:
+def test_inject_fault_rejects_invalid_arguments(emu: SlackEmulator, kind: str, options: dict[str, Any]) -> None:
     # Given a meaningless fault, when it is armed, then it is refused up front
     with pytest.raises(ValueError):
         emu.inject_fault("auth.test", kind, **options)
@@ -225,9 +223,7 @@ def test_generated_ids_look_like_slack_ids(emu: SlackEmulator) -> None:
     ("status", "error"),
     [("revoked", "token_revoked"), ("inactive", "account_inactive"), ("expired", "token_expired")],
 )
-def test_token_status_maps_to_slack_error(
-    emu: SlackEmulator, client: WebClient, status: str, error: str
-) -> None:
+def test_token_status_maps_to_slack_error(emu: SlackEmulator, client: WebClient, status: str, error: str) -> None:
     # Given the install's token was revoked / the workspace deleted / the token expired
     emu.set_token_status(TOKEN_A, status)
     # When the bot calls any method, then Slack's exact error comes back with HTTP 200
@@ -332,9 +328,7 @@ def test_invalid_json_body_is_rejected_and_the_server_survives(client: WebClient
     assert client.auth_test()["ok"]
 
 
-def test_call_log_records_requests_without_tokens(
-    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_call_log_records_requests_without_tokens(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
     # When the bot makes two calls
     client.auth_test()
     client.chat_postMessage(channel=ch.general["id"], text="hello")
@@ -401,9 +395,7 @@ def test_list_cuts_the_page_before_filtering(client: WebClient, ch: SimpleNamesp
 
 def test_list_types_and_archived_filters(client: WebClient, ch: SimpleNamespace) -> None:
     # When the bot asks for public and private channels, archived included (the default)
-    names = [
-        c["name"] for c in client.conversations_list(types="public_channel, private_channel")["channels"]
-    ]
+    names = [c["name"] for c in client.conversations_list(types="public_channel, private_channel")["channels"]]
     # Then it sees every public channel and only the private channel it is a member of
     assert names == ["general", "random", "old", "leaders", "dev"]
     # And types it has none of are accepted but match nothing
@@ -468,9 +460,7 @@ def test_list_channel_objects_look_like_slacks(client: WebClient, ch: SimpleName
         ({"cursor": "aGVsbG8="}, "invalid_cursor"),  # valid base64, but not a cursor we issued
     ],
 )
-def test_list_rejects_bad_arguments(
-    client: WebClient, ch: SimpleNamespace, params: dict[str, Any], error: str
-) -> None:
+def test_list_rejects_bad_arguments(client: WebClient, ch: SimpleNamespace, params: dict[str, Any], error: str) -> None:
     # When the bot sends a bad types / limit / cursor, then Slack's error names it
     assert slack_error(lambda: client.conversations_list(**params))["error"] == error
 
@@ -540,9 +530,7 @@ def test_info_hides_missing_deleted_and_foreign_private_channels(
 # -- chat.postMessage -------------------------------------------------------------------------
 
 
-def test_post_stores_and_returns_the_message(
-    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_post_stores_and_returns_the_message(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
     # When the bot posts text and blocks (slack_sdk sends this as JSON)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Deployed*"}}]
     response = client.chat_postMessage(channel=ch.general["id"], text="Deployed", blocks=blocks)
@@ -569,22 +557,15 @@ def test_post_ts_strictly_increase_across_channels(client: WebClient, ch: Simple
     stamps = [client.chat_postMessage(channel=channel, text="tick")["ts"] for channel in targets]
     # Then every ts is well-formed and later than the one before
     assert all(TS_PATTERN.fullmatch(ts) for ts in stamps)
-    assert stamps == sorted(stamps, key=lambda ts: tuple(map(int, ts.split(".")))) and len(
-        set(stamps)
-    ) == len(stamps)
+    assert stamps == sorted(stamps, key=lambda ts: tuple(map(int, ts.split(".")))) and len(set(stamps)) == len(stamps)
 
 
-def test_post_accepts_a_public_channel_name(
-    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_post_accepts_a_public_channel_name(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
     # When the bot posts to "#dev", then it lands in that channel and the answer names it by ID
     assert client.chat_postMessage(channel="#dev", text="hi")["channel"] == ch.dev["id"]
     assert len(emu.messages(ch.dev["id"])) == 1
     # But a private channel cannot be addressed by name
-    assert (
-        slack_error(lambda: client.chat_postMessage(channel="#leaders", text="hi"))["error"]
-        == "channel_not_found"
-    )
+    assert slack_error(lambda: client.chat_postMessage(channel="#leaders", text="hi"))["error"] == "channel_not_found"
 
 
 def test_post_as_form_data_with_blocks_as_a_json_string(
@@ -646,16 +627,12 @@ def test_post_errors_and_nothing_is_stored(
 
 def test_post_limits_are_inclusive(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
     # When the bot posts exactly 50 blocks and exactly 40,000 characters, then both are accepted
-    assert client.chat_postMessage(channel=ch.general["id"], text="t", blocks=[{"type": "divider"}] * 50)[
-        "ok"
-    ]
+    assert client.chat_postMessage(channel=ch.general["id"], text="t", blocks=[{"type": "divider"}] * 50)["ok"]
     assert client.chat_postMessage(channel=ch.general["id"], text="x" * 40_000)["ok"]
     assert len(emu.messages(ch.general["id"])) == 2
 
 
-def test_post_to_a_channel_the_bot_is_not_in_needs_chat_write_public(
-    emu: SlackEmulator, ch: SimpleNamespace
-) -> None:
+def test_post_to_a_channel_the_bot_is_not_in_needs_chat_write_public(emu: SlackEmulator, ch: SimpleNamespace) -> None:
     # Given one token with chat:write.public and one without
     with_public, without_public = client_for(emu, TOKEN_A), client_for(emu, TOKEN_NO_PUBLIC)
     # When both post to #random, which the bot has not joined
@@ -709,9 +686,7 @@ def test_reply_to_a_reply_threads_under_its_parent(client: WebClient, ch: Simple
     assert response["message"]["thread_ts"] == parent_ts
 
 
-def test_reply_to_an_unknown_ts_lands_top_level(
-    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_reply_to_an_unknown_ts_lands_top_level(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
     # Given no message with this ts exists
     ghost_ts = "1500000000.000001"
     # When the bot "replies" to it, broadcast flag and all
@@ -751,8 +726,7 @@ def test_broadcast_reply_is_also_in_the_channel(
 def _thread(client: WebClient, channel: str, replies: int) -> list[str]:
     parent_ts = client.chat_postMessage(channel=channel, text="parent")["ts"]
     reply_ts = [
-        client.chat_postMessage(channel=channel, text=f"r{n}", thread_ts=parent_ts)["ts"]
-        for n in range(replies)
+        client.chat_postMessage(channel=channel, text=f"r{n}", thread_ts=parent_ts)["ts"] for n in range(replies)
     ]
     return [parent_ts, *reply_ts]
 
@@ -771,14 +745,11 @@ def test_replies_returns_parent_then_replies(client: WebClient, ch: SimpleNamesp
     assert by_reply["messages"] == by_parent["messages"]
 
 
-def test_replies_of_an_unthreaded_message_is_just_that_message(
-    client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_replies_of_an_unthreaded_message_is_just_that_message(client: WebClient, ch: SimpleNamespace) -> None:
     # Given a message nobody replied to, when the bot reads its thread, then only it comes back
     ts = client.chat_postMessage(channel=ch.general["id"], text="alone")["ts"]
     assert [
-        message["text"]
-        for message in client.conversations_replies(channel=ch.general["id"], ts=ts)["messages"]
+        message["text"] for message in client.conversations_replies(channel=ch.general["id"], ts=ts)["messages"]
     ] == ["alone"]
 
 
@@ -786,9 +757,7 @@ def test_replies_paginate_with_a_cursor(client: WebClient, ch: SimpleNamespace) 
     # Given a parent with four replies
     stamps = _thread(client, ch.general["id"], replies=4)
     # When the bot pages through it two at a time, following next_cursor
-    pages = [
-        page.data for page in client.conversations_replies(channel=ch.general["id"], ts=stamps[0], limit=2)
-    ]
+    pages = [page.data for page in client.conversations_replies(channel=ch.general["id"], ts=stamps[0], limit=2)]
     # Then it gets three pages, has_more on all but the last, and every message once, in order
     assert [page["has_more"] for page in pages] == [True, True, False]
     assert [message["ts"] for page in pages for message in page["messages"]] == stamps
@@ -815,9 +784,7 @@ def test_replies_errors(client: WebClient, ch: SimpleNamespace, params: dict[str
     assert slack_error(lambda: client.api_call("conversations.replies", params=body))["error"] == error
 
 
-def test_replies_bounds_filter_the_replies_but_always_keep_the_parent(
-    client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_replies_bounds_filter_the_replies_but_always_keep_the_parent(client: WebClient, ch: SimpleNamespace) -> None:
     # Given a parent with three replies
     parent, first, second, third = _thread(client, ch.general["id"], replies=3)
 
@@ -1001,9 +968,7 @@ def test_history_errors(client: WebClient, ch: SimpleNamespace, params: dict[str
 # -- deleting messages ------------------------------------------------------------------------
 
 
-def test_delete_message_removes_a_top_level_message(
-    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_delete_message_removes_a_top_level_message(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
     # Given three top-level messages
     stamps = _posts(client, ch.general["id"], 3)
     # When a user deletes the middle one
@@ -1043,9 +1008,7 @@ def test_deleted_parent_leaves_its_replies_stored_but_unreachable(
     assert all("thread_ts" not in message for message in history)
 
 
-def test_deleting_replies_updates_the_parent(
-    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
-) -> None:
+def test_deleting_replies_updates_the_parent(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
     # Given a parent with two replies
     parent, first, second = _thread(client, ch.general["id"], replies=2)
     # When a user deletes the latest reply
@@ -1060,9 +1023,7 @@ def test_deleting_replies_updates_the_parent(
     remaining = emu.messages(ch.general["id"])
     assert len(remaining) == 1
     assert not {"thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"} & set(remaining[0])
-    assert [m["ts"] for m in client.conversations_replies(channel=ch.general["id"], ts=parent)["messages"]] == [
-        parent
-    ]
+    assert [m["ts"] for m in client.conversations_replies(channel=ch.general["id"], ts=parent)["messages"]] == [parent]
 
 
 def test_delete_message_rejects_unknown_channels_and_ts(emu: SlackEmulator, ch: SimpleNamespace) -> None:
@@ -1113,9 +1074,7 @@ def test_error_fault_is_an_ok_false_answer(
     assert emu.messages(ch.general["id"]) == []
 
 
-def test_error_fault_defaults_to_internal_error_and_may_override_status(
-    emu: SlackEmulator, client: WebClient
-) -> None:
+def test_error_fault_defaults_to_internal_error_and_may_override_status(emu: SlackEmulator, client: WebClient) -> None:
     # Given an error fault with no error string and status 500
     emu.inject_fault("auth.test", "error", status=500)
     # When the bot calls, then a JSON internal_error comes back with that status
@@ -1172,9 +1131,7 @@ def test_drop_after_posts_then_closes_the_connection(
     assert (emu.calls()[-1]["status"], emu.calls()[-1]["fault"]) == (None, "drop_after")
 
 
-def test_drop_after_with_the_connection_retry_handler_double_posts(
-    emu: SlackEmulator, ch: SimpleNamespace
-) -> None:
+def test_drop_after_with_the_connection_retry_handler_double_posts(emu: SlackEmulator, ch: SimpleNamespace) -> None:
     # Given a reset after write and slack_sdk's (default-on) ConnectionErrorRetryHandler
     emu.inject_fault("chat.postMessage", "drop_after")
     retrying = client_for(emu, retry_handlers=[ConnectionErrorRetryHandler(interval_calculator=NO_WAIT)])

@@ -81,9 +81,7 @@ class QueuePoller:
         if not messages:
             return None
         event = lambda_event(messages, self.queue_arn)
-        context = LambdaContext(function_name=self.function_name, remaining_ms=remaining_ms)
-        response = self.handler(event, context)
-        poll = Poll(event, response)
+        poll = Poll(event, self.invoke(event, remaining_ms=remaining_ms))
         failed = set(poll.failed)
         done = [
             {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
@@ -94,6 +92,10 @@ class QueuePoller:
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
         self.history.append(poll)
         return poll
+
+    def invoke(self, event: dict[str, Any], *, remaining_ms: int = 60_000) -> dict[str, Any]:
+        """Run the function on an event as Lambda would (no queue bookkeeping)."""
+        return self.handler(event, LambdaContext(function_name=self.function_name, remaining_ms=remaining_ms))
 
     def drain(self, *, limit: int = 20) -> list[Poll]:
         """Poll until the queue shows nothing (messages handed back with a delay stay hidden)."""

@@ -22,6 +22,10 @@ MAX_TEXT = 40_000
 # A fallback we derive from blocks only feeds notifications and screen readers: keep it short.
 FALLBACK_TEXT_LIMIT = 3000
 DEFAULT_FALLBACK_TEXT = "New notification from Buster"
+# Block types slack_sdk can check; Slack's other types are refused rather than posted unchecked.
+_BLOCK_TYPES = frozenset(
+    {"actions", "context", "divider", "file", "header", "image", "input", "markdown", "rich_text", "section", "video"}
+)
 
 # Ids and keys are compared exactly and end up in DynamoDB keys: printable, no control characters.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
@@ -69,19 +73,30 @@ class SlackMessage(BaseModel):
 
 
 def _block_problem(raw: Any) -> str | None:
+    """Why Slack would refuse this block, or None. Problems name rules, never the block's values."""
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         return "a block must be an object with a string `type`"
+    kind = raw["type"]
+    if kind not in _BLOCK_TYPES:
+        return "unknown block type"
     try:
         block = Block.parse(raw)
-        if block is None:
-            return f"unknown block type {raw['type'][:40]!r}"
-        block.to_dict()  # runs slack_sdk's Block Kit validators
+        # slack_sdk's validators check the per-element limits (lengths, counts) here.
+        normalized = block.to_dict() if block is not None else None
     except SlackObjectFormationError as exc:
-        return str(exc)
+        # Its messages state the rule first; anything after a colon may quote the value.
+        return str(exc).split(":", 1)[0]
     except (TypeError, KeyError, AttributeError, ValueError):
-        return f"not a valid {raw['type'][:40]!r} block"
+        return f"not a valid {kind} block"
+    # slack_sdk reads leniently (a bare string becomes a text object, an unknown element is
+    # dropped) but we post the producer's JSON as given: if its reading differs, Slack would
+    # refuse what we post. Refusing here tells the producer now instead of a DLQ entry later.
+    if normalized != raw:
+        return f"not valid Block Kit for a {kind} block (check its text objects and elements)"
+    if kind == "header" and (raw.get("text") or {}).get("type") != "plain_text":
+        return "a header's text must be plain_text"
     for field_index, field in enumerate(raw.get("fields") or []):
-        if isinstance(field, dict) and len(str(field.get("text", ""))) > MAX_FIELD_TEXT:
+        if len(str(field.get("text", ""))) > MAX_FIELD_TEXT:
             return f"fields[{field_index}] text cannot exceed {MAX_FIELD_TEXT} characters"
     return None
 

@@ -162,7 +162,8 @@ class DeliveryService:
             queue_ms=max(0, round((time.time() - meta.sent_at) * 1000)),
             verified=posted.verified,
         )
-        metrics.add_metric(name="SlackPostMs", unit=MetricUnit.Milliseconds, value=post_ms)
+        if not posted.verified:
+            metrics.add_metric(name="SlackPostMs", unit=MetricUnit.Milliseconds, value=post_ms)
         return posted
 
     def _not_granted(self, delivery: Delivery, claim: Claim) -> Posted | None:

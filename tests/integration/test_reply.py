@@ -1,0 +1,330 @@
+"""The reply consumer end to end: replies thread under every delivery of their original, wait for
+an original still on its way, and report a reply Slack did not put in the thread."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from slack_integration import dependencies
+from slack_integration.models.api import ChannelSelection
+from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, USER_ID, get_integration_item
+from tests.integration.test_send import deliveries, enqueue_raw, mappings, outcomes, release_handed_back
+from tests.support.sqs import counts, dead_letters
+
+OTHER_USER = "user-2"
+
+
+@pytest.fixture
+def second_user(aws, slack, other_workspace):
+    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
+    channel = other_workspace.channels["globex-ops"]
+    dependencies.channel_service().set_notification_channel(
+        OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
+    )
+    return channel
+
+
+@pytest.fixture
+def original(slack, notification_channel, producer, consumer):
+    """deploy-42 was sent to USER_ID and delivered; returns the Slack message."""
+    producer.send(USER_ID, {"text": "Deploy #42 started"}, internal_message_id="deploy-42")
+    consumer("send").poll()
+    [message] = slack.messages(notification_channel["id"])
+    return message
+
+
+def replies_in(slack, channel_id, parent_ts):
+    return [m for m in slack.messages(channel_id) if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts]
+
+
+def test_a_reply_lands_in_the_thread_of_its_original(aws, slack, notification_channel, original, producer, consumer):
+    producer.reply("deploy-42", {"text": "Deploy #42 finished"})
+
+    poll = consumer("reply").poll()
+
+    assert poll.failed == []
+    [reply] = replies_in(slack, notification_channel["id"], original["ts"])
+    assert reply["text"] == "Deploy #42 finished"
+    assert "subtype" not in reply  # not broadcast
+    [call] = slack.calls("chat.postMessage")[-1:]
+    assert call["params"]["thread_ts"] == original["ts"]
+    record = next(d for d in deliveries(aws) if d["kind"] == "reply")
+    assert record["status"] == "delivered"
+    assert record["threaded"] is True
+    assert record["parentTs"] == original["ts"] and record["threadTs"] == original["ts"]
+    assert record["internalMessageId"] == "deploy-42"
+
+
+def test_a_broadcast_reply_is_also_shown_in_the_channel(slack, notification_channel, original, producer, consumer):
+    producer.reply("deploy-42", {"text": "Rolled back!"}, broadcast=True)
+
+    consumer("reply").poll()
+
+    [reply] = replies_in(slack, notification_channel["id"], original["ts"])
+    assert reply["subtype"] == "thread_broadcast"
+
+
+def test_one_internal_id_sent_to_two_users_gets_the_reply_in_both_threads(
+    aws, slack, notification_channel, second_user, producer, consumer
+):
+    producer.send(USER_ID, {"text": "Incident opened"}, internal_message_id="incident-9")
+    producer.send(OTHER_USER, {"text": "Incident opened"}, internal_message_id="incident-9")
+    consumer("send").drain()
+    assert len(mappings(aws)) == 2
+
+    producer.reply("incident-9", {"text": "Incident resolved"})
+    consumer("reply").poll()
+
+    for channel in (notification_channel, second_user):
+        [parent, reply] = slack.messages(channel["id"])
+        assert reply["text"] == "Incident resolved"
+        assert reply["thread_ts"] == parent["ts"]
+
+
+def test_a_reply_scoped_to_one_user_only_touches_that_thread(
+    aws, slack, notification_channel, second_user, producer, consumer
+):
+    producer.send(USER_ID, {"text": "Incident opened"}, internal_message_id="incident-9")
+    producer.send(OTHER_USER, {"text": "Incident opened"}, internal_message_id="incident-9")
+    consumer("send").drain()
+
+    producer.reply("incident-9", {"text": "Globex only"}, user_id=OTHER_USER)
+    consumer("reply").poll()
+
+    assert len(slack.messages(notification_channel["id"])) == 1
+    assert [m["text"] for m in slack.messages(second_user["id"])] == ["Incident opened", "Globex only"]
+
+
+def test_a_reply_before_its_original_waits_then_threads(aws, slack, notification_channel, producer, consumer):
+    producer.reply("deploy-43", {"text": "Deploy #43 finished"})
+    reply = consumer("reply")
+
+    early = reply.poll()
+
+    assert early.failed == early.received  # handed back, not posted top-level, not dropped
+    assert slack.calls("chat.postMessage") == []
+    assert counts(aws["sqs"], reply.queue_url) == (0, 1)
+    assert dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"]) == []
+
+    producer.send(USER_ID, {"text": "Deploy #43 started"}, internal_message_id="deploy-43")
+    consumer("send").poll()
+    release_handed_back(aws, reply)
+    reply.poll()
+
+    [parent, threaded] = slack.messages(notification_channel["id"])
+    assert threaded["text"] == "Deploy #43 finished" and threaded["thread_ts"] == parent["ts"]
+
+
+def test_a_reply_whose_original_never_comes_is_dead_lettered_after_the_grace_period(
+    aws, slack, notification_channel, producer, consumer
+):
+    producer.reply("never-sent", {"text": "Orphan"})
+    reply = consumer("reply", REPLY_GRACE_SECONDS="1")
+    reply.poll()
+    time.sleep(1.1)
+    release_handed_back(aws, reply)
+
+    last = reply.poll()
+
+    assert last.failed == []
+    [entry] = dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"])
+    assert entry["attributes"]["errorCode"] == "ORIGINAL_NOT_DELIVERED"
+    assert entry["attributes"]["reason"] == "grace_period_over"
+    assert entry["body"]["internalMessageId"] == "never-sent"
+    assert slack.calls("chat.postMessage") == []
+
+
+def test_a_reply_to_a_parent_deleted_in_slack_is_reported_unthreaded_not_reposted(
+    aws, slack, notification_channel, original, producer, consumer, capsys, caplog
+):
+    slack.delete_message(notification_channel["id"], original["ts"])
+    producer.reply("deploy-42", {"text": "Anyone there?"})
+    capsys.readouterr()
+
+    poll = consumer("reply").poll()
+
+    assert poll.failed == []
+    [landed] = slack.messages(notification_channel["id"])
+    assert landed["text"] == "Anyone there?" and "thread_ts" not in landed  # Slack put it top-level
+    record = next(d for d in deliveries(aws) if d["kind"] == "reply")
+    assert record["status"] == "delivered" and record["threaded"] is False
+    assert "Reply did not land in its thread" in caplog.text
+    assert '"UnthreadedReplies"' in capsys.readouterr().out
+    assert len(slack.calls("chat.postMessage")) == 2  # the original and this reply: no second try
+
+
+def test_a_redelivered_reply_posts_once(aws, slack, notification_channel, original, producer, consumer):
+    producer.reply("deploy-42", {"text": "Once in the thread"})
+    reply = consumer("reply")
+    poll = reply.poll()
+    again = json.loads(json.dumps(poll.event))
+    again["Records"][0]["attributes"]["ApproximateReceiveCount"] = "2"
+
+    assert reply.invoke(again) == {"batchItemFailures": []}
+    assert len(replies_in(slack, notification_channel["id"], original["ts"])) == 1
+
+
+def test_a_reply_sent_twice_with_one_idempotency_key_posts_once(aws, slack, notification_channel, original, consumer):
+    body = {"internalMessageId": "deploy-42", "idempotencyKey": "finish-42", "message": {"text": "Finished"}}
+    enqueue_raw(aws, body, group="deploy-42", queue="ReplyQueue")
+    enqueue_raw(aws, body, group="deploy-42", queue="ReplyQueue")
+
+    consumer("reply").drain()
+
+    assert [m["text"] for m in replies_in(slack, notification_channel["id"], original["ts"])] == ["Finished"]
+
+
+def test_a_throttled_reply_comes_back_after_retry_after(aws, slack, notification_channel, original, producer, consumer):
+    producer.reply("deploy-42", {"text": "Throttled reply"})
+    slack.inject_fault("chat.postMessage", "ratelimited", retry_after=2)
+    reply = consumer("reply")
+
+    poll = reply.poll()
+
+    assert poll.failed == poll.received
+    assert counts(aws["sqs"], reply.queue_url) == (0, 1)
+    time.sleep(1.5)
+    assert counts(aws["sqs"], reply.queue_url) == (0, 1)  # not before Retry-After
+    release_handed_back(aws, reply)
+    reply.poll()
+    assert [m["text"] for m in replies_in(slack, notification_channel["id"], original["ts"])] == ["Throttled reply"]
+
+
+def test_one_thread_failing_for_good_does_not_hold_back_or_repeat_the_others(
+    aws, slack, notification_channel, second_user, producer, consumer
+):
+    producer.send(USER_ID, {"text": "Incident opened"}, internal_message_id="incident-9")
+    producer.send(OTHER_USER, {"text": "Incident opened"}, internal_message_id="incident-9")
+    consumer("send").drain()
+    slack.set_token_status(OTHER_TOKEN, "revoked")
+    # Another worker holds the Acme thread's delivery right now, so the message must come back
+    # once more for it, while the Globex thread fails for good.
+    acme_key = f"reply|{get_integration_item(aws)['id']}|incident-9|resolve-9"
+    aws["dynamodb"].put_item(
+        TableName=aws["tables"]["DeliveriesTable"],
+        Item={
+            "deliveryKey": {"S": acme_key},
+            "status": {"S": "posting"},
+            "leaseUntil": {"N": str(time.time() + 30)},
+            "lastAttemptAt": {"N": str(time.time())},
+            "attempts": {"N": "1"},
+        },
+    )
+    producer.reply("incident-9", {"text": "Resolved"}, idempotency_key="resolve-9")
+    reply = consumer("reply")
+
+    first = reply.poll()
+    assert first.failed == first.received
+    [entry] = dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"])
+    # The DLQ holds exactly the Globex part, as a body that retries only that thread.
+    assert entry["attributes"]["errorCode"] == "SLACK_TOKEN_REVOKED"
+    assert entry["body"]["userId"] == OTHER_USER
+    assert entry["body"]["idempotencyKey"] == "resolve-9"
+    assert get_integration_item(aws, OTHER_USER)["healthStatus"] == "needs_reconnect"
+    globex_calls = len(slack.calls("chat.postMessage"))
+
+    # The other worker died without posting: its lease runs out.
+    aws["dynamodb"].update_item(
+        TableName=aws["tables"]["DeliveriesTable"],
+        Key={"deliveryKey": {"S": acme_key}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(time.time() - 1)}},
+    )
+    release_handed_back(aws, reply)
+    second = reply.poll()
+
+    assert second.failed == []
+    assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Incident opened", "Resolved"]
+    # The Globex part was neither tried again nor dead-lettered twice.
+    assert len(slack.calls("chat.postMessage")) == globex_calls + 1
+    assert dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"]) == []
+    assert len(slack.messages(second_user["id"])) == 1
+
+    # Globex reconnects; the operator redrives the DLQ entry: it lands in Globex's thread only, once.
+    slack.set_token_status(OTHER_TOKEN, "active")
+    enqueue_raw(aws, entry["body"], group="incident-9", queue="ReplyQueue")
+    reply.drain()
+    [parent, threaded] = slack.messages(second_user["id"])
+    assert threaded["text"] == "Resolved" and threaded["thread_ts"] == parent["ts"]
+    assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Incident opened", "Resolved"]
+
+
+def test_a_reply_scoped_to_an_unknown_user_is_dead_lettered(aws, slack, original, producer, consumer):
+    producer.reply("deploy-42", {"text": "Hello?"}, user_id="nobody")
+
+    consumer("reply").poll()
+
+    [entry] = dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"])
+    assert entry["attributes"]["errorCode"] == "INTEGRATION_NOT_FOUND"
+
+
+def test_a_reply_for_a_user_who_disconnected_is_dead_lettered(aws, slack, original, producer, consumer):
+    dependencies.installation_service().disconnect(USER_ID)
+    producer.reply("deploy-42", {"text": "Too late"})
+
+    consumer("reply").poll()
+
+    [entry] = dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"])
+    assert entry["attributes"]["errorCode"] == "INTEGRATION_INACTIVE"
+    assert len(slack.calls("chat.postMessage")) == 1  # only the original
+
+
+def test_a_reply_into_an_archived_channel_is_dead_lettered(
+    aws, slack, notification_channel, original, producer, consumer
+):
+    slack.archive_channel(notification_channel["id"])
+    producer.reply("deploy-42", {"text": "Archived"})
+
+    consumer("reply").poll()
+
+    [entry] = dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"])
+    assert entry["attributes"]["errorCode"] == "CHANNEL_ARCHIVED"
+    assert get_integration_item(aws)["healthStatus"] == "needs_new_channel"
+
+
+def test_a_dropped_connection_on_a_reply_is_checked_in_the_thread(
+    aws, slack, notification_channel, original, producer, consumer
+):
+    producer.reply("deploy-42", {"text": "Fragile reply"})
+    slack.inject_fault("chat.postMessage", "drop_after")
+    reply = consumer("reply")
+    reply.poll()
+    release_handed_back(aws, reply)
+
+    reply.poll()
+
+    assert [m["text"] for m in replies_in(slack, notification_channel["id"], original["ts"])] == ["Fragile reply"]
+    assert len(slack.calls("conversations.replies")) == 1
+    record = next(d for d in deliveries(aws) if d["kind"] == "reply")
+    assert outcomes(record) == ["uncertain", "verified"] and record["threaded"] is True
+
+
+def test_the_sample_events_deliver_and_thread(aws, slack, consumer):
+    """events/send.json then events/reply.json, as `sam local invoke` would feed them."""
+    from tests.support.events import sample
+
+    slack.add_workspace("T0DEMO0001", "Buster Demo", bot_user_id="U0DEMOBOT1", bot_id="B0DEMO0001")
+    slack.add_token("xoxb-test-demo-0001", "T0DEMO0001")
+    slack.add_channel("T0DEMO0001", "alerts", channel_id="C0DEMO00001")
+    dependencies.installation_service().connect(
+        "user-demo-1", "T0DEMO0001", "Buster Demo", SecretStr("xoxb-test-demo-0001")
+    )
+    dependencies.channel_service().set_notification_channel(
+        "user-demo-1", ChannelSelection.model_validate({"channelId": "C0DEMO00001"})
+    )
+    send_event, reply_event = sample("send.json"), sample("reply.json")
+    now_ms = str(int(time.time() * 1000))
+    for event in (send_event, reply_event):
+        event["Records"][0]["attributes"]["SentTimestamp"] = now_ms
+
+    assert consumer("send").invoke(send_event) == {"batchItemFailures": []}
+    assert consumer("reply").invoke(reply_event) == {"batchItemFailures": []}
+
+    [parent, reply] = slack.messages("C0DEMO00001")
+    assert parent["text"] == "Deployment #42 started"
+    assert reply["thread_ts"] == parent["ts"]
+    assert BOT_TOKEN not in json.dumps(slack.calls())
