@@ -22,6 +22,18 @@ logging.getLogger("botocore").setLevel(logging.INFO)
 # is notification content, which has no place in logs. Validation reports the problem instead.
 logging.getLogger("slack_sdk.models").setLevel(logging.ERROR)
 
+
+class _DropTracerExceptionEcho(logging.Filter):
+    """Tracer.capture_method logs every exception leaving a traced method at ERROR, traceback and
+    all. Ours are outcomes (a 404, a retry after Retry-After, a dead-letter) that we log once,
+    with their code, where they are decided; the X-Ray subsegment still records the error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Exception received from")
+
+
+logging.getLogger("aws_lambda_powertools.tracing.tracer").addFilter(_DropTracerExceptionEcho())
+
 # Reads such as GET /integration/channel publish no business metric; Powertools would warn about
 # that on every such invocation and drown the useful lines.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -97,3 +97,29 @@ def test_admin_output_has_no_token(aws, workspace, capsys):
     captured = capsys.readouterr()
     assert BOT_TOKEN not in out.getvalue() + captured.out + captured.err + str(sys.stderr)
     assert json.loads(out.getvalue())["teamId"] == TEAM_ID
+
+
+def test_no_token_in_the_consumers_logs_or_dead_letters(
+    aws, slack, notification_channel, producer, consumer, everything_logged
+):
+    from tests.support.sqs import dead_letters
+
+    producer.send(USER_ID, {"text": "ok"}, internal_message_id="secret-1")
+    producer.send(USER_ID, {"text": "dropped"}, internal_message_id="secret-2")
+    send = consumer("send")
+    slack.inject_fault("chat.postMessage", "drop_after", after=1)
+    send.poll()
+    slack.set_token_status(BOT_TOKEN, "revoked")
+    producer.send(USER_ID, {"text": "revoked"})
+    producer.reply("secret-1", {"text": "reply"})
+    send.drain()
+    consumer("reply").drain()
+
+    text = everything_logged()
+    entries = dead_letters(aws["sqs"], aws["queues"]["SendDeadLetterQueue"]) + dead_letters(
+        aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"]
+    )
+    assert {e["attributes"]["errorCode"] for e in entries} == {"SLACK_TOKEN_REVOKED"}
+    assert '"message":"Message dead-lettered"' in text and "chat.postMessage" in text
+    assert BOT_TOKEN not in text and BOT_TOKEN[5:] not in text
+    assert BOT_TOKEN not in json.dumps(entries)

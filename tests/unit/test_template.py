@@ -117,3 +117,67 @@ def test_event_samples_match_a_template_route(name):
     assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
     if "body" in event:
         json.loads(event["body"])
+
+
+CONSUMERS = {
+    "SendFunction": ("SendQueue", "SendDeadLetterQueue"),
+    "ReplyFunction": ("ReplyQueue", "ReplyDeadLetterQueue"),
+}
+
+
+@pytest.mark.parametrize("function", sorted(CONSUMERS))
+def test_each_consumer_reads_a_fifo_queue_with_a_fifo_dlq_and_reports_item_failures(function):
+    queue_name, dlq_name = CONSUMERS[function]
+    queues = resources("AWS::SQS::Queue")
+    props = FUNCTIONS[function]["Properties"]
+    [event] = props["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": [queue_name, "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["BatchSize"] <= 10  # FIFO's limit
+    queue = queues[queue_name]["Properties"]
+    dlq = queues[dlq_name]["Properties"]
+    assert queue["FifoQueue"] is True and dlq["FifoQueue"] is True
+    # AWS's guidance for Lambda consumers: visibility at least 6x the function timeout.
+    assert queue["VisibilityTimeout"] >= 6 * props["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_name, "Arn"]}
+    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    # The consumer dead-letters on the same receive count the redrive policy uses.
+    env = props["Environment"]["Variables"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == env["MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}
+    assert env["QUEUE_URL"] == {"Ref": queue_name} and env["DEAD_LETTER_QUEUE_URL"] == {"Ref": dlq_name}
+
+
+@pytest.mark.parametrize("function", sorted(CONSUMERS))
+def test_consumers_may_only_touch_their_own_queues(function):
+    queue_name, dlq_name = CONSUMERS[function]
+    sqs_statements = [
+        statement
+        for policy in FUNCTIONS[function]["Properties"]["Policies"]
+        for statement in policy["Statement"]
+        if str(statement["Action"]).startswith("sqs:")
+    ]
+    assert {(s["Action"], s["Resource"]["Fn::GetAtt"][0]) for s in sqs_statements} == {
+        ("sqs:ChangeMessageVisibility", queue_name),
+        ("sqs:SendMessage", dlq_name),
+    }
+
+
+@pytest.mark.parametrize("dlq", ["SendDeadLetterQueue", "ReplyDeadLetterQueue"])
+def test_every_dlq_has_an_alarm(dlq):
+    alarms = resources("AWS::CloudWatch::Alarm").values()
+    watched = [a["Properties"]["Dimensions"][0]["Value"] for a in alarms]
+    assert {"Fn::GetAtt": [dlq, "QueueName"]} in watched
+
+
+@pytest.mark.parametrize("name", ["send.json", "reply.json"])
+def test_sqs_samples_are_fifo_records_whose_body_matches_the_contract(name):
+    from slack_integration.models.messages import ReplyRequest, SendRequest
+
+    [record] = sample(name)["Records"]
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(".fifo")
+    body = json.loads(record["body"])
+    model = SendRequest if name == "send.json" else ReplyRequest
+    request = model.model_validate(body)
+    expected_group = request.user_id if isinstance(request, SendRequest) else request.internal_message_id
+    assert record["attributes"]["MessageGroupId"] == expected_group

@@ -1,0 +1,91 @@
+"""AWS calls per message are a measured cost: these budgets fail when a change adds a call to the
+hot path. Counted with botocore's own event hooks on the real clients (nothing is replaced)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from slack_integration import dependencies
+from tests.conftest import USER_ID
+
+BATCH = 10
+
+
+@pytest.fixture
+def aws_calls(aws) -> Iterator[Counter[str]]:
+    calls: Counter[str] = Counter()
+
+    def count(model, **_kwargs):
+        calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    session = boto3._get_default_session()
+    session.events.register("before-call", count)
+    dependencies.reset()  # clients made from now on carry the hook
+    yield calls
+    session.events.unregister("before-call", count)
+
+
+def test_a_tracked_send_costs_four_dynamodb_calls_and_one_slack_call(
+    aws, slack, notification_channel, producer, consumer, aws_calls
+):
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+    send = consumer("send")
+    aws_calls.clear()
+
+    poll = send.poll()
+
+    assert len(poll.received) == BATCH and poll.failed == []
+    assert len(slack.calls("chat.postMessage")) == BATCH
+    # Per message: the integration (GetItem), the ledger claim and its outcome (2 UpdateItem), the
+    # mapping (PutItem). The bot token is read once per container, not per message. A fully
+    # successful batch touches SQS not at all (Lambda deletes it).
+    assert aws_calls == Counter(
+        {
+            "dynamodb.GetItem": BATCH,
+            "dynamodb.UpdateItem": 2 * BATCH,
+            "dynamodb.PutItem": BATCH,
+            "secretsmanager.GetSecretValue": 1,
+        }
+    )
+
+
+def test_a_reply_costs_four_dynamodb_calls_per_thread(aws, slack, notification_channel, producer, consumer, aws_calls):
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+    consumer("send").poll()
+    for n in range(BATCH):
+        producer.reply(f"cost-{n}", {"text": f"reply {n}"})
+    reply = consumer("reply")
+    aws_calls.clear()
+
+    reply.drain()
+
+    assert len(slack.calls("chat.postMessage")) == 2 * BATCH
+    assert aws_calls == Counter(
+        {
+            "dynamodb.Query": BATCH,  # the mappings of the internal id
+            "dynamodb.GetItem": BATCH,  # the integration of each mapping
+            "dynamodb.UpdateItem": 2 * BATCH,
+        }
+    )
+
+
+def test_a_throttled_batch_costs_one_visibility_call(aws, slack, notification_channel, producer, consumer, aws_calls):
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"})
+    slack.inject_fault("chat.postMessage", "ratelimited", retry_after=1)
+    send = consumer("send")
+    aws_calls.clear()
+
+    poll = send.poll()
+
+    # The first post is throttled; the other nine wait with it (same group), unprocessed.
+    assert len(poll.failed) == BATCH
+    assert len(slack.calls("chat.postMessage")) == 1
+    assert aws_calls["sqs.ChangeMessageVisibilityBatch"] == 1
+    assert aws_calls["dynamodb.UpdateItem"] == 2  # one claim, one failed outcome
