@@ -5,6 +5,7 @@ it with `base_url`: mocking WebClient methods instead would hide wire-level bugs
 """
 
 from local.slack_emulator.emulator import SlackEmulator
+from local.slack_emulator.render import Rendered
 from local.slack_emulator.state import DEFAULT_SCOPES
 
-__all__ = ["DEFAULT_SCOPES", "SlackEmulator"]
+__all__ = ["DEFAULT_SCOPES", "Rendered", "SlackEmulator"]

@@ -9,16 +9,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from local.slack_emulator.render import Rendered, render_message
 from local.slack_emulator.server import EmulatorHTTPServer
 from local.slack_emulator.state import DEFAULT_SCOPES, EmulatorState, Fault
 
-_WORKSPACE_KEYS = frozenset(
-    {"team_id", "name", "domain", "bot_user_id", "bot_id", "bot_name", "tokens", "channels"}
-)
+_WORKSPACE_KEYS = frozenset({"team_id", "name", "domain", "bot_user_id", "bot_id", "bot_name", "tokens", "channels"})
 _TOKEN_KEYS = frozenset({"token", "scopes", "status"})
-_CHANNEL_KEYS = frozenset(
-    {"id", "name", "is_private", "is_archived", "is_member", "purpose", "topic", "num_members"}
-)
+_CHANNEL_KEYS = frozenset({"id", "name", "is_private", "is_archived", "is_member", "purpose", "topic", "num_members"})
 
 
 class SlackEmulator:
@@ -164,6 +161,11 @@ class SlackEmulator:
         """Every message stored in the channel in ts order, replies and metadata included, as Slack
         stores them (read methods over HTTP show metadata only on include_all_metadata)."""
         return self._state.messages(channel_id)
+
+    def rendered(self, channel_id: str) -> list[Rendered]:
+        """What a Slack client displays for each message of `messages()`, in the same order: the
+        visible text plus the notifications, links and channel references it makes live (render.py)."""
+        return [render_message(message) for message in self.messages(channel_id)]
 
 
 def _check_keys(value: Any, allowed: frozenset[str], where: str) -> None:

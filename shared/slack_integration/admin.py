@@ -3,9 +3,12 @@
     python -m slack_integration.admin connect --user-id U --team-id T --team-name NAME --bot-token xoxb-...
     python -m slack_integration.admin disconnect --user-id U
     python -m slack_integration.admin list
+    python -m slack_integration.admin stats [--start 2026-11-26T00:00:00Z] [--end ...] [--user-id U]
+    python -m slack_integration.admin health [--user-id U]
 
-Each prints JSON lines (an integration per line; never a token). Pass `--bot-token -` to read
-the token from standard input and keep it out of the shell history and the process list.
+Each prints JSON lines (an integration per line, or one stats / health object; never a token).
+Pass `--bot-token -` to read the token from standard input and keep it out of the shell history
+and the process list.
 Exit codes: 0 done, 1 the service refused (message on stderr), 2 bad usage or configuration.
 """
 
@@ -15,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -22,7 +26,7 @@ from pydantic import SecretStr
 
 from slack_integration import dependencies
 from slack_integration.config import ConfigError, get_settings
-from slack_integration.errors import ServiceError
+from slack_integration.errors import INTEGRATION_NOT_FOUND, ServiceError
 from slack_integration.models.integration import Integration
 from slack_integration.observability import logger
 
@@ -38,11 +42,40 @@ def _parser() -> argparse.ArgumentParser:
     disconnect = commands.add_parser("disconnect", help="delete the user's token and deactivate the integration")
     disconnect.add_argument("--user-id", required=True)
     commands.add_parser("list", help="print every integration")
+    stats = commands.add_parser("stats", help="messaging KPIs over a window (default: the last 24 hours)")
+    stats.add_argument("--start", help="ISO-8601, e.g. 2026-11-26T00:00:00Z")
+    stats.add_argument("--end", help="ISO-8601; default now")
+    stats.add_argument("--user-id", help="one user's integration instead of all")
+    health = commands.add_parser("health", help="check integrations now (all active ones: a sweep)")
+    health.add_argument("--user-id", help="check only this user's integration")
     return parser
 
 
 def _print(integration: Integration, out: TextIO) -> None:
     out.write(json.dumps(integration.public_view(), sort_keys=True) + "\n")
+
+
+def _health(user_id: str | None, out: TextIO) -> None:
+    if user_id is None:
+        settings = get_settings()
+        result = dependencies.health_service().sweep(
+            deadline=time.time() + 3600, concurrency=settings.health_concurrency, page_size=settings.health_page_size
+        )
+        out.write(json.dumps(result.summary(), sort_keys=True) + "\n")
+        return
+    integration = dependencies.integrations().get_by_user(user_id)
+    if integration is None:
+        raise INTEGRATION_NOT_FOUND.error()
+    report = dependencies.health_service().check(integration)
+    answer = {
+        "userId": user_id,
+        "status": report.status.value,
+        "checkedAt": report.checked_at,
+        "throttled": report.throttled,
+    }
+    if report.error:
+        answer |= {"code": report.error.code, "error": report.error.message}
+    out.write(json.dumps(answer, sort_keys=True) + "\n")
 
 
 def _read_token(value: str, stdin: TextIO) -> SecretStr:
@@ -61,6 +94,15 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, out: Text
             _print(dependencies.installation_service().connect(args.user_id, args.team_id, args.team_name, token), out)
         elif args.command == "disconnect":
             _print(dependencies.installation_service().disconnect(args.user_id), out)
+        elif args.command == "stats":
+            service = dependencies.stats_service()
+            if args.user_id:
+                stats = service.for_user(args.user_id, args.start, args.end)
+            else:
+                stats = service.for_everyone(args.start, args.end)
+            out.write(stats.model_dump_json(by_alias=True) + "\n")
+        elif args.command == "health":
+            _health(args.user_id, out)
         else:
             for integration in dependencies.integrations().scan():
                 _print(integration, out)

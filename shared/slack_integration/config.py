@@ -43,6 +43,13 @@ class Settings(BaseModel):
     mapping_ttl_days: int = Field(alias="MAPPING_TTL_DAYS", default=90, ge=1, le=3650)
     delivery_ttl_days: int = Field(alias="DELIVERY_TTL_DAYS", default=30, ge=1, le=365)
 
+    # Health and insights.
+    # Integrations checked at once by the sweep (each check is two Slack calls in its own workspace).
+    health_concurrency: int = Field(alias="HEALTH_CONCURRENCY", default=8, ge=1, le=64)
+    health_page_size: int = Field(alias="HEALTH_PAGE_SIZE", default=16, ge=1, le=100)
+    # GET /integration/status and the optional Slack view of a thread are cached this long.
+    status_cache_seconds: int = Field(alias="STATUS_CACHE_SECONDS", default=60, ge=0, le=3600)
+
     @field_validator("slack_api_url")
     @classmethod
     def _ends_with_slash(cls, value: str) -> str:

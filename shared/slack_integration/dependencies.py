@@ -21,6 +21,8 @@ from slack_integration.queue_consumer import QueueConsumer
 from slack_integration.queue_policy import RetryBudget
 from slack_integration.services.channels import ChannelService
 from slack_integration.services.delivery import DeliveryService
+from slack_integration.services.health import HealthService
+from slack_integration.services.insights import CapabilityService, StatsService, ThreadService
 from slack_integration.services.installation import InstallationService
 from slack_integration.services.messaging import MessagingService
 
@@ -95,6 +97,26 @@ def reply_consumer() -> QueueConsumer:
 
 
 @cache
+def health_service() -> HealthService:
+    return HealthService(integrations(), slack_reads())
+
+
+@cache
+def capability_service() -> CapabilityService:
+    return CapabilityService(integrations(), health_service(), get_settings().status_cache_seconds)
+
+
+@cache
+def thread_service() -> ThreadService:
+    return ThreadService(integrations(), mappings(), ledger(), slack_reads(), get_settings().status_cache_seconds)
+
+
+@cache
+def stats_service() -> StatsService:
+    return StatsService(integrations(), ledger())
+
+
+@cache
 def channel_service() -> ChannelService:
     return ChannelService(integrations(), slack_reads())
 
@@ -123,6 +145,10 @@ def reset() -> None:
         messaging_service,
         send_consumer,
         reply_consumer,
+        health_service,
+        capability_service,
+        thread_service,
+        stats_service,
         channel_service,
         installation_service,
     ):

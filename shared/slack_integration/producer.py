@@ -86,17 +86,20 @@ class NotificationProducer:
     def send(
         self,
         user_id: str,
-        message: Mapping[str, Any],
+        message: Mapping[str, Any] | None = None,
         *,
+        template: Mapping[str, Any] | None = None,
+        event: Mapping[str, Any] | None = None,
         internal_message_id: str | None = None,
         message_type: str | None = None,
         idempotency_key: str | None = None,
     ) -> str:
-        """Enqueue one notification; returns the SQS message id. Raises ServiceError
-        INVALID_MESSAGE (with `detail`) for a bad message, AWS_UNAVAILABLE if SQS refuses."""
+        """Enqueue one notification (a `message`, a `template` {name, variables} or an `event`
+        {type, data}); returns the SQS message id. Raises ServiceError INVALID_MESSAGE (with
+        `detail`) for a bad message, AWS_UNAVAILABLE if SQS refuses."""
         body = {
             "userId": user_id,
-            "message": dict(message),
+            **_content(message, template, event),
             "internalMessageId": internal_message_id,
             "messageType": message_type,
             "idempotencyKey": idempotency_key,
@@ -107,8 +110,10 @@ class NotificationProducer:
     def reply(
         self,
         internal_message_id: str,
-        message: Mapping[str, Any],
+        message: Mapping[str, Any] | None = None,
         *,
+        template: Mapping[str, Any] | None = None,
+        event: Mapping[str, Any] | None = None,
         user_id: str | None = None,
         broadcast: bool = False,
         idempotency_key: str | None = None,
@@ -116,7 +121,7 @@ class NotificationProducer:
         """Enqueue a reply in the thread(s) of `internal_message_id` (only `user_id`'s when given)."""
         body = {
             "internalMessageId": internal_message_id,
-            "message": dict(message),
+            **_content(message, template, event),
             "userId": user_id,
             "broadcast": broadcast,
             "idempotencyKey": idempotency_key,
@@ -170,6 +175,16 @@ def _validate(model: type[M], body: dict[str, Any]) -> M:
         return model.model_validate({key: value for key, value in body.items() if value is not None})
     except ValidationError as exc:
         raise INVALID_MESSAGE.error(detail=validation_problems(exc)) from None
+
+
+def _content(
+    message: Mapping[str, Any] | None, template: Mapping[str, Any] | None, event: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "message": dict(message) if message is not None else None,
+        "template": dict(template) if template is not None else None,
+        "event": dict(event) if event is not None else None,
+    }
 
 
 def _body(request: BaseModel) -> str:

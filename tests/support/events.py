@@ -23,6 +23,7 @@ def http_event(
     user_id: str | None = "user-1",
     body: Any = None,
     raw_body: str | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (v2) event as the JWT authorizer delivers it.
 
@@ -38,6 +39,11 @@ def http_event(
         event["headers"].pop("authorization", None)
     else:
         event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = user_id
+    if query:
+        from urllib.parse import urlencode
+
+        event["queryStringParameters"] = dict(query)
+        event["rawQueryString"] = urlencode(query)
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     if text is not None:
         event["body"] = text

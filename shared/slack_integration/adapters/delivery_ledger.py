@@ -236,6 +236,47 @@ class DeliveryLedger:
         item = answer.get("Item")
         return DeliveryRecord.from_item(aws.from_ddb(item)) if item else None
 
+    def thread(self, key: str) -> list[dict[str, Any]]:
+        """Every delivery of one tracked message to one integration (its send and its replies),
+        oldest first (the sparse `byThread` index)."""
+        return self._query(
+            {
+                "IndexName": "byThread",
+                "KeyConditionExpression": "threadKey = :key",
+                "ExpressionAttributeValues": {":key": {"S": key}},
+            },
+            "Query deliveries.byThread",
+            limit=1000,
+        )[0]
+
+    def in_window(self, integration_id: str, start: str, end: str, *, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """An integration's deliveries first attempted in [start, end), at most `limit` of them;
+        the flag says whether the window held more."""
+        return self._query(
+            {
+                "IndexName": "byIntegration",
+                "KeyConditionExpression": "integrationId = :id AND firstAttemptAt BETWEEN :start AND :end",
+                "ExpressionAttributeValues": aws.to_ddb({":id": integration_id, ":start": start, ":end": end}),
+            },
+            "Query deliveries.byIntegration",
+            limit=limit,
+        )
+
+    def _query(self, arguments: dict[str, Any], what: str, *, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        items: list[dict[str, Any]] = []
+        arguments = {"TableName": self._table, **arguments}
+        try:
+            while True:
+                answer = self._ddb.query(**arguments)
+                items.extend(aws.from_ddb(item) for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    return items[:limit], len(items) > limit
+                if len(items) >= limit:
+                    return items[:limit], True
+                arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, what) from exc
+
     def _update(self, key: str, expression: str, values: dict[str, Any], what: str, *, status: bool = True) -> None:
         arguments: dict[str, Any] = {
             "TableName": self._table,

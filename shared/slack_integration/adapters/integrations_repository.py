@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from slack_integration.adapters import aws
 from slack_integration.errors import INTEGRATION_CHANGED, ServiceError
-from slack_integration.models.integration import HealthStatus, Integration, utc_now
+from slack_integration.models.integration import SWEEP_ACTIVE, SWEEP_ATTRIBUTE, HealthStatus, Integration, utc_now
 from slack_integration.observability import logger
 
 _to_ddb = aws.to_ddb
@@ -103,9 +103,32 @@ class IntegrationsRepository:
     def deactivate(self, integration: Integration) -> Integration:
         return self._update(
             integration,
-            "SET isActive = :false, healthStatus = :status, updatedAt = :now",
+            f"SET isActive = :false, healthStatus = :status, updatedAt = :now REMOVE {SWEEP_ATTRIBUTE}",
             {":false": False, ":status": HealthStatus.NEEDS_RECONNECT.value, ":now": utc_now()},
         )
+
+    def stalest(self, *, checked_before: str, page_size: int) -> Iterator[list[Integration]]:
+        """Active integrations last checked before `checked_before`, stalest first, page by page
+        (the `byHealthCheck` index: a sweep that stops early resumes with the ones it missed)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "byHealthCheck",
+            "KeyConditionExpression": "#sweep = :active AND healthCheckedAt < :before",
+            "ExpressionAttributeNames": {"#sweep": SWEEP_ATTRIBUTE},
+            "ExpressionAttributeValues": _to_ddb({":active": SWEEP_ACTIVE, ":before": checked_before}),
+            "Limit": page_size,
+        }
+        while True:
+            try:
+                answer = self._ddb.query(**arguments)
+            except (BotoCoreError, ClientError) as exc:
+                raise aws.unavailable(exc, "Query integrations.byHealthCheck") from exc
+            page = [Integration.from_item(_from_ddb(item)) for item in answer.get("Items", [])]
+            if page:
+                yield page
+            if "LastEvaluatedKey" not in answer:
+                return
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def scan(self) -> Iterator[Integration]:
         """Every integration, page by page (operator tooling only: never on a request path)."""

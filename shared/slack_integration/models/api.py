@@ -55,3 +55,109 @@ class NotificationChannelAnswer(_Wire):
 class ChannelSetAnswer(_Wire):
     success: bool
     message: str
+
+
+class CapabilityStatus(_Wire):
+    """GET /integration/status: the PRD's validateMessagingCapability answer, plus the health."""
+
+    can_send: bool
+    channel_configured: bool
+    integration_active: bool
+    error: str | None = None
+    code: str | None = None
+    health_status: str | None = None
+    checked_at: str | None = None
+
+
+class ThreadOriginal(_Wire):
+    ts: str
+    channel_id: str
+    sent_at: str
+    message_type: str | None = None
+    preview: str | None = None
+
+
+class ThreadReply(_Wire):
+    status: str  # delivered / retrying / uncertain / dead_lettered / posting
+    ts: str | None = None
+    threaded: bool | None = None
+    first_attempt_at: str | None = None
+    delivered_at: str | None = None
+    preview: str | None = None
+    error_code: str | None = None
+
+
+class SlackThreadMessage(_Wire):
+    ts: str
+    user: str | None = None
+    bot_id: str | None = None
+    text: str
+
+
+class SlackThread(_Wire):
+    """The thread as Slack holds it (other people's replies too), when asked and available."""
+
+    available: bool
+    messages: list[SlackThreadMessage] = []
+    retry_after: int | None = None
+    error: str | None = None
+
+
+class ThreadAnswer(_Wire):
+    internal_message_id: str
+    original: ThreadOriginal
+    replies: list[ThreadReply]
+    slack: SlackThread | None = None
+
+
+class ErrorCount(_Wire):
+    code: str
+    count: int
+
+
+class TypeBreakdown(_Wire):
+    total: int
+    delivered: int
+    failed: int
+
+
+class ReplyStats(_Wire):
+    total: int
+    delivered: int
+    threaded: int
+    unthreaded: int
+    success_rate: float | None
+
+
+class LatencyStats(_Wire):
+    median_ms: int | None
+    p95_ms: int | None
+
+
+class IntegrationCounts(_Wire):
+    total: int
+    active: int
+    configured: int
+    healthy: int
+
+
+class MessagingStats(_Wire):
+    """GET /integration/stats and `admin stats`: the PRD's KPIs over one window."""
+
+    start: str
+    end: str
+    total_attempts: int
+    deliveries: int
+    delivered: int
+    failed: int
+    pending: int
+    delivery_rate: float | None
+    retry_rate: float | None
+    common_errors: list[ErrorCount]
+    messages_sent: int
+    replies: ReplyStats
+    threads: int
+    by_message_type: dict[str, TypeBreakdown]
+    latency: LatencyStats
+    integrations: IntegrationCounts
+    truncated: bool = False

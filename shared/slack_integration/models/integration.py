@@ -17,6 +17,13 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Active integrations carry `sweep = "active"`: the sparse index `byHealthCheck` (sweep +
+# healthCheckedAt) lists them stalest first, which is how the health sweep picks up where it
+# stopped. Deactivating removes the attribute, and the integration from the index.
+SWEEP_ATTRIBUTE = "sweep"
+SWEEP_ACTIVE = "active"
+
+
 class HealthStatus(StrEnum):
     UNKNOWN = "unknown"
     HEALTHY = "healthy"
@@ -54,11 +61,18 @@ class Integration(BaseModel):
 
     def to_item(self) -> dict[str, Any]:
         # DynamoDB rejects empty strings in key attributes and we never need nulls stored.
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        item = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if self.is_active and self.health_checked_at:
+            item[SWEEP_ATTRIBUTE] = SWEEP_ACTIVE
+        return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Integration:
         return cls.model_validate(item)
+
+    @property
+    def is_healthy(self) -> bool:
+        return self.health_status is HealthStatus.HEALTHY
 
     def public_view(self) -> dict[str, Any]:
         """What operators and the dashboard may see (there is no token here to leak, by design)."""

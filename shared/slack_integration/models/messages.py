@@ -8,6 +8,7 @@ limits they do not check: 50 blocks per message and 2000 characters per section 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -119,15 +120,77 @@ def _block_texts(block: dict[str, Any]) -> list[str]:
     return []
 
 
+class TemplateRef(BaseModel):
+    """`template: {name, variables}`: one of the templates of slack_integration.templates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    variables: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+    def render(self) -> SlackMessage:
+        from slack_integration.templates import render_template
+
+        return SlackMessage.model_validate(render_template(self.name, self.variables))
+
+    @model_validator(mode="after")
+    def _renders(self) -> TemplateRef:
+        self.render()  # a missing or mistyped variable is refused now, naming it
+        return self
+
+
+_Scalar = str | int | float | bool | None
+
+
+class EventRef(BaseModel):
+    """`event: {type, data}`: the formatter's event notifications (deployment, alert, error, update;
+    any other type gets the default notification)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$")
+    data: dict[str, _Scalar] = Field(default_factory=dict, max_length=50)
+
+    def render(self, at: datetime | None = None) -> SlackMessage:
+        from slack_integration.formatting import event_notification
+
+        return SlackMessage.model_validate(event_notification(self.type, self.data, now=at))
+
+    @model_validator(mode="after")
+    def _renders(self) -> EventRef:
+        self.render()
+        return self
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid", frozen=True)
+
+    # Exactly one of these says what to post.
+    message: SlackMessage | None = None
+    template: TemplateRef | None = None
+    event: EventRef | None = None
+
+    @model_validator(mode="after")
+    def _one_content(self) -> _Body:
+        given = [name for name in ("message", "template", "event") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of message, template or event")
+        return self
+
+    def content(self, at: datetime | None = None) -> SlackMessage:
+        """What to post; `at` is when the producer enqueued it (an event's time field shows that)."""
+        if self.template is not None:
+            return self.template.render()
+        if self.event is not None:
+            return self.event.render(at)
+        assert self.message is not None
+        return self.message
 
 
 class SendRequest(_Body):
     """Send queue body: a notification for one user's notification channel."""
 
     user_id: str = Field(min_length=1, max_length=128, pattern=_PRINTABLE)
-    message: SlackMessage
     # Present = tracked: the Slack ts is recorded so replies can thread under it, and the same id
     # for the same user is posted once however often it is sent.
     internal_message_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=_PRINTABLE)
@@ -140,7 +203,6 @@ class ReplyRequest(_Body):
     """Reply queue body: a follow-up in the thread of every delivery of `internalMessageId`."""
 
     internal_message_id: str = Field(min_length=1, max_length=256, pattern=_PRINTABLE)
-    message: SlackMessage
     # Only the thread of this user's delivery (the same internal id may go to several users).
     user_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=_PRINTABLE)
     # Also show the reply in the channel (Slack's reply_broadcast).

@@ -77,7 +77,7 @@ class ChannelService:
             return dict(client.conversations_info(token=token, channel=channel_id)["channel"])
 
         channel = self._call_slack(integration, info)
-        _check_usable(channel, integration)
+        check_usable(channel, integration)
         name = str(channel.get("name") or channel_id)
         if selection.channel_name and selection.channel_name.lstrip("#") != name:
             logger.info("Client sent a stale channel name; saving Slack's", extra={"channel_id": channel_id})
@@ -144,7 +144,7 @@ def _to_channel(raw: dict[str, Any]) -> Channel:
     )
 
 
-def _check_usable(channel: dict[str, Any], integration: Integration) -> None:
+def check_usable(channel: dict[str, Any], integration: Integration) -> None:
     """Refuse what notifications cannot go to; the saved choice is left as it was."""
     if _hosted_elsewhere(channel, integration.team_id):
         raise CHANNEL_OTHER_WORKSPACE.error()

@@ -34,6 +34,8 @@ CLOCK_SKEW_SECONDS = 60
 # a recovery check reads at most this many pages before handing the message to an operator.
 VERIFY_MAX_PAGES = 5
 VERIFY_PAGE_SIZE = 100
+# How much of a message's text the delivery record keeps for thread history.
+PREVIEW_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,11 @@ class Delivery:
             "messageType": self.message_type,
             "channelId": self.channel_id,
             "parentTs": self.thread_ts,
+            # The thread history route lists a tracked message's send and replies by this key.
+            "threadKey": thread_key(self.integration.id, self.internal_message_id)
+            if self.internal_message_id
+            else None,
+            "preview": self.message.fallback_text()[:PREVIEW_LENGTH],
         }
 
 
@@ -102,6 +109,10 @@ class Undelivered(Exception):
     def __init__(self, failures: list[PartFailed]) -> None:
         super().__init__(f"{len(failures)} part(s) undelivered")
         self.failures = failures
+
+
+def thread_key(integration_id: str, internal_message_id: str) -> str:
+    return f"{integration_id}|{internal_message_id}"
 
 
 def delivery_digest(key: str) -> str:

@@ -48,6 +48,8 @@ class InstallationService:
             notification_channel_name=existing.notification_channel_name if same_team and existing else None,
             is_active=True,
             health_status=HealthStatus.UNKNOWN,
+            # auth.test just vouched for the token; the sweep checks the rest in stalest-first order.
+            health_checked_at=utc_now(),
             created_at=existing.created_at if existing else utc_now(),
         )
         self._tokens.put(integration_id, bot_token, team_id)

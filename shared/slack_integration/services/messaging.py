@@ -17,6 +17,7 @@ was for), so redriving it from the DLQ continues the same delivery instead of st
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -43,6 +44,7 @@ from slack_integration.services.delivery import (
     Posted,
     RecordMeta,
     Undelivered,
+    thread_key,
 )
 
 M = TypeVar("M", SendRequest, ReplyRequest)
@@ -77,6 +79,7 @@ class MessagingService:
         else:
             key = f"send|{integration.id}|key|{idempotency_key}"
         retry_body = body if request.internal_message_id else {**body, "idempotencyKey": idempotency_key}
+        content = request.content(_enqueued(meta))
         delivery: Delivery | None = None
         try:
             _check_active(integration)
@@ -88,7 +91,7 @@ class MessagingService:
                 key=key,
                 integration=integration,
                 channel_id=integration.notification_channel_id,
-                message=request.message,
+                message=content,
                 kind="send",
                 internal_message_id=request.internal_message_id,
                 message_type=request.message_type,
@@ -142,6 +145,7 @@ class MessagingService:
             raise ORIGINAL_NOT_DELIVERED.error()
 
         idempotency_key = request.idempotency_key or f"sqs:{meta.message_id}"
+        content = request.content(_enqueued(meta))
         failures: list[PartFailed] = []
         for mapping in targets:
             key = f"reply|{mapping.integration_id}|{internal_id}|{idempotency_key}"
@@ -158,7 +162,7 @@ class MessagingService:
                     key=key,
                     integration=integration,
                     channel_id=mapping.slack_channel_id,
-                    message=request.message,
+                    message=content,
                     kind="reply",
                     thread_ts=mapping.slack_message_ts,
                     broadcast=request.broadcast,
@@ -215,6 +219,11 @@ def _validated(model: type[M], body: dict[str, Any]) -> M:
         raise INVALID_MESSAGE.error(detail=validation_problems(exc)) from None
 
 
+def _enqueued(meta: RecordMeta) -> datetime:
+    """Content that shows a time shows when the producer enqueued it, the same on every retry."""
+    return datetime.fromtimestamp(meta.sent_at, UTC)
+
+
 def _check_active(integration: Integration) -> None:
     if not integration.is_active:
         raise INTEGRATION_INACTIVE.error()
@@ -226,6 +235,7 @@ def _facts(integration: Integration, kind: str, internal_message_id: str | None)
         "userId": integration.user_id,
         "kind": kind,
         "internalMessageId": internal_message_id,
+        "threadKey": thread_key(integration.id, internal_message_id) if internal_message_id else None,
     }
 
 
