@@ -303,7 +303,7 @@ def test_a_dropped_connection_on_a_reply_is_checked_in_the_thread(
     assert outcomes(record) == ["uncertain", "verified"] and record["threaded"] is True
 
 
-def test_the_sample_events_deliver_and_thread(aws, slack, consumer):
+def test_the_sample_events_deliver_and_thread(aws, slack, consumer, invoke):
     """events/send.json then events/reply.json, as `sam local invoke` would feed them."""
     from tests.support.events import sample
 
@@ -328,3 +328,14 @@ def test_the_sample_events_deliver_and_thread(aws, slack, consumer):
     assert parent["text"] == "Deployment #42 started"
     assert reply["thread_ts"] == parent["ts"]
     assert BOT_TOKEN not in json.dumps(slack.calls())
+
+    # ...and the thread and stats samples read them back for user-demo-1.
+    thread = invoke("thread", "", "", event=sample("thread.json"))
+    assert thread.status == 200
+    assert thread.body["original"]["ts"] == parent["ts"]
+    assert [r["ts"] for r in thread.body["replies"]] == [reply["ts"]]
+    stats_event = sample("stats.json")
+    stats_event["queryStringParameters"] = {}
+    stats_event["rawQueryString"] = ""
+    stats = invoke("stats", "", "", event=stats_event)
+    assert stats.status == 200 and stats.body["delivered"] == 2 and stats.body["replies"]["threaded"] == 1

@@ -112,7 +112,9 @@ def test_outputs_name_the_api_and_the_tables():
     assert {"ApiUrl", "IntegrationsTableName", "MessageMappingsTableName"} <= set(load_template()["Outputs"])
 
 
-@pytest.mark.parametrize("name", ["list_channels.json", "get_channel.json", "set_channel.json"])
+@pytest.mark.parametrize(
+    "name", ["list_channels.json", "get_channel.json", "set_channel.json", "status.json", "thread.json", "stats.json"]
+)
 def test_event_samples_match_a_template_route(name):
     event = sample(name)
     method, path = event["routeKey"].split(" ", 1)

@@ -274,9 +274,13 @@ def compute_stats(
     failed = status[DeliveryStatus.DEAD_LETTERED.value]
     errors: Counter[str] = Counter()
     for record in records:
+        previous: str | None = None
         for outcome in record.get("outcomes") or []:
-            if outcome.get("code"):
-                errors[str(outcome["code"])] += 1
+            code = outcome.get("code")
+            # Dead-lettering after a failed attempt repeats that attempt's code: one failure.
+            if code and not (outcome.get("outcome") == "dead_lettered" and code == previous):
+                errors[str(code)] += 1
+            previous = code
     replies = [r for r in records if r.get("kind") == "reply"]
     replies_delivered = [r for r in replies if r.get("status") == DeliveryStatus.DELIVERED]
     threaded = sum(1 for r in replies_delivered if r.get("threaded") is True)
