@@ -12,9 +12,11 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install test pytest lint build clean
+.PHONY: help install run demo test pytest lint build clean
 
 help:
+	@echo "make run      the whole product locally: moto, Slack emulator, HTTP API, queue pollers, health schedule"
+	@echo "make demo     the user journey (connect, channels, send, reply, thread, stats) against make run's stack"
 	@echo "make test     set up .venv and .venv-sam, lint (ruff, mypy, cfn-lint, sam validate --lint), run pytest"
 	@echo "make pytest   only the test suite (after make install)"
 	@echo "make lint     only the linters"
@@ -34,6 +36,15 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	@touch $@
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
+
+# The layer is /opt/python on Lambda; here it is shared/ on the path, next to the repository root.
+LOCAL_PATH := PYTHONPATH=.:shared
+
+run: $(VENV)/.installed
+	$(LOCAL_PATH) $(PY) -m local.stack $(RUN_ARGS)
+
+demo: $(VENV)/.installed
+	$(LOCAL_PATH) $(PY) -m local.demo
 
 lint: install
 	$(VENV)/bin/ruff check .

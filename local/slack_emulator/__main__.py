@@ -21,9 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.slack_emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=3001, help="port to bind, 0 = any (default: %(default)s)")
-    parser.add_argument(
-        "--seed", type=Path, default=DEMO_SEED, help="seed JSON file (default: the demo seed)"
-    )
+    parser.add_argument("--seed", type=Path, default=DEMO_SEED, help="seed JSON file (default: the demo seed)")
     args = parser.parse_args(argv)
 
     emulator = SlackEmulator()

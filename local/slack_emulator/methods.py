@@ -262,9 +262,7 @@ def _shown_in_channel(message: dict[str, Any]) -> bool:
     return thread_ts is None or thread_ts == message["ts"] or message.get("subtype") == "thread_broadcast"
 
 
-def _message_page(
-    messages: list[dict[str, Any]], *, offset: int, limit: int, include_metadata: bool
-) -> dict[str, Any]:
+def _message_page(messages: list[dict[str, Any]], *, offset: int, limit: int, include_metadata: bool) -> dict[str, Any]:
     """One page of a read; `response_metadata` appears only when more remain, as on Slack."""
     page = messages[offset : offset + limit]
     has_more = offset + limit < len(messages)

@@ -351,9 +351,7 @@ class EmulatorState:
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
-            return copy.deepcopy(
-                [call for call in self.call_log if method is None or call["method"] == method]
-            )
+            return copy.deepcopy([call for call in self.call_log if method is None or call["method"] == method])
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from tests.support.template import ROOT
-
-EVENTS = ROOT / "events"
-
-
-def sample(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
+from local.lambda_events import LambdaContext, sample  # noqa: F401 - re-exported for the tests
 
 
 def http_event(
@@ -50,24 +44,6 @@ def http_event(
         event["headers"]["content-type"] = "application/json"
         event["headers"]["content-length"] = str(len(text.encode()))
     return event
-
-
-@dataclass
-class LambdaContext:
-    """The attributes Powertools reads from the Lambda context object."""
-
-    function_name: str = "test-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/test-function"
-    log_stream_name: str = "2026/11/27/[$LATEST]0000"
-    remaining_ms: int = 15_000
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @dataclass

@@ -5,13 +5,12 @@ visibility the handler gave them, as it would in AWS."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.events import LambdaContext, sample
+from local.lambda_events import LambdaContext, sqs_event
 
 
 @dataclass
@@ -28,31 +27,7 @@ class Poll:
         return [item["itemIdentifier"] for item in self.response.get("batchItemFailures", [])]
 
 
-def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """The SQS event Lambda builds from received messages (FIFO attributes included)."""
-    template = sample("send.json")["Records"][0]
-    records = []
-    for message in messages:
-        record = copy.deepcopy(template)
-        record.update(
-            messageId=message["MessageId"],
-            receiptHandle=message["ReceiptHandle"],
-            body=message["Body"],
-            md5OfBody=message["MD5OfBody"],
-            eventSourceARN=queue_arn,
-            attributes=dict(message.get("Attributes", {})),
-            messageAttributes={
-                name: {
-                    "stringValue": value.get("StringValue"),
-                    "dataType": value["DataType"],
-                    "stringListValues": [],
-                    "binaryListValues": [],
-                }
-                for name, value in message.get("MessageAttributes", {}).items()
-            },
-        )
-        records.append(record)
-    return {"Records": records}
+lambda_event = sqs_event
 
 
 @dataclass

@@ -1,0 +1,257 @@
+"""`make demo`: the PRD's user journey against the local stack, as a readable transcript.
+
+Uses a running stack (`make run`, found at LOCAL_API_URL or http://127.0.0.1:3000) or starts one
+of its own on free ports. Every step checks what it should have done; the exit code is 0 only if
+all of them did.
+
+  1. connect the demo Slack workspace            (admin connect: auth.test, Secrets Manager, DynamoDB)
+  2. list the workspace's channels               GET /integration/channels
+  3. pick #alerts as notification channel        PUT /integration/channel
+  4. send a tracked deployment notification      producer.send -> send queue -> send function -> Slack
+  5. reply to it in its thread                   producer.reply -> reply queue -> reply function
+  6. show the thread                             GET /messages/{id}/thread?slack=true
+  7. show the stats and the status               GET /integration/stats, GET /integration/status
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from local.stack import DEMO_CHANNEL, DEMO_SEED, LocalStack, StackInfo
+
+WAIT_SECONDS = 30
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Demo:
+    def __init__(self, info: StackInfo, out: TextIO) -> None:
+        self.info = info
+        self.out = out
+        self.internal_id = f"deploy-demo-{int(time.time())}"
+
+    # the journey
+
+    def run(self) -> bool:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("Connect the demo Slack workspace", self.connect),
+            ("List the workspace's public channels", self.list_channels),
+            (f"Pick #{DEMO_CHANNEL} as the notification channel", self.pick_channel),
+            ("Send a tracked deployment notification through the send queue", self.send),
+            ("Reply to it through the reply queue", self.reply),
+            ("Show the thread", self.thread),
+            ("Show the stats and the status", self.stats),
+        ]
+        self.say(f"Buster Slack messaging demo against {self.info.api_url} (Slack: {self.info.slack_mode})\n")
+        for number, (title, step) in enumerate(steps, start=1):
+            self.say(f"{number}. {title}")
+            try:
+                step()
+            except StepFailed as failure:
+                self.say(f"   FAILED: {failure}\n\nThe demo stopped at step {number}.")
+                return False
+            self.say("")
+        self.say("Every step did what it should.")
+        return True
+
+    def connect(self) -> None:
+        if self.info.slack_mode != "emulator":
+            self.say("   (a real workspace: the stack connected it with SLACK_BOT_TOKEN at start)")
+            return
+        seed = json.loads(DEMO_SEED.read_text())["workspaces"][0]
+        # The operator's own command, in its own process, pointed at the stack's AWS and Slack.
+        command = [sys.executable, "-m", "slack_integration.admin", "connect", "--user-id", self.info.demo_user]
+        command += ["--team-id", seed["team_id"], "--team-name", seed["name"], "--bot-token", "-"]
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
+            command,
+            input=seed["tokens"][0]["token"] + "\n",
+            capture_output=True,
+            text=True,
+            env=self._admin_environment(),
+            timeout=60,
+            check=False,
+        )
+        self.expect(done.returncode == 0, f"admin connect exited {done.returncode}: {done.stderr.strip()[-500:]}")
+        integration = json.loads(done.stdout.splitlines()[-1])
+        self.say(
+            f"   {integration['userId']} -> workspace {integration['teamName']} ({integration['teamId']}); token stored"
+        )
+
+    def list_channels(self) -> None:
+        status, body = self.api("GET", "/integration/channels")
+        self.expect(status == 200, f"GET /integration/channels answered {status}: {body}")
+        names = [f"#{c['name']}" for c in body["channels"]]
+        self.expect(f"#{DEMO_CHANNEL}" in names, f"#{DEMO_CHANNEL} is not among {names}")
+        self.channel_id = next(c["id"] for c in body["channels"] if c["name"] == DEMO_CHANNEL)
+        self.say(f"   {len(names)} channels: {', '.join(names)}")
+
+    def pick_channel(self) -> None:
+        status, body = self.api("PUT", "/integration/channel", {"channelId": self.channel_id})
+        self.expect(status == 200, f"PUT /integration/channel answered {status}: {body}")
+        self.say(f"   {body['message']}")
+
+    def send(self) -> None:
+        self.producer().send(
+            self.info.demo_user,
+            event={
+                "type": "deployment",
+                "data": {
+                    "project": "buster-api",
+                    "environment": "production",
+                    "version": "1.4.2",
+                    "duration": "3m 12s",
+                },
+            },
+            internal_message_id=self.internal_id,
+            message_type="deployment",
+        )
+        self.say(f"   enqueued {self.internal_id}; waiting for the send function...")
+        thread = self.wait_for(lambda t: t is not None, "the notification to be delivered")
+        self.say(f"   delivered to Slack: ts {thread['original']['ts']} in {thread['original']['channelId']}")
+
+    def reply(self) -> None:
+        self.producer().reply(
+            self.internal_id,
+            template={
+                "name": "SYSTEM_UPDATE",
+                "variables": {"message": "Deployment 1.4.2 verified: all checks passed"},
+            },
+        )
+        self.say("   enqueued the reply; waiting for the reply function...")
+        thread = self.wait_for(
+            lambda t: t is not None and any(r["status"] == "delivered" for r in t["replies"]),
+            "the reply to be delivered",
+        )
+        reply = thread["replies"][0]
+        self.expect(reply["threaded"] is True, "Slack did not put the reply in the thread")
+        self.say(f"   delivered in the thread: ts {reply['ts']}")
+
+    def thread(self) -> None:
+        status, body = self.api("GET", f"/messages/{self.internal_id}/thread", query="slack=true")
+        self.expect(status == 200, f"GET thread answered {status}: {body}")
+        original = body["original"]
+        self.say(f"   {original['ts']}  {original['preview']}")
+        for reply in body["replies"]:
+            preview = " / ".join(line for line in (reply["preview"] or "").splitlines() if line)
+            self.say(f"     └ {reply['ts']}  {preview}  ({reply['status']}, threaded: {reply['threaded']})")
+        slack = body.get("slack") or {}
+        if slack.get("available"):
+            self.say(f"   Slack holds {len(slack['messages'])} messages in this thread")
+            self.expect(len(slack["messages"]) >= 2, "Slack's thread lacks the reply")
+
+    def stats(self) -> None:
+        status, stats = self.api("GET", "/integration/stats")
+        self.expect(status == 200, f"GET /integration/stats answered {status}: {stats}")
+        self.expect(stats["delivered"] >= 2, f"stats count {stats['delivered']} deliveries, expected at least 2")
+        self.say(
+            f"   last 24 h: {stats['delivered']} delivered, {stats['failed']} failed, "
+            f"delivery rate {stats['deliveryRate']}, replies {stats['replies']['threaded']} threaded, "
+            f"threads {stats['threads']}, latency p50 {stats['latency']['medianMs']} ms"
+        )
+        status, capability = self.api("GET", "/integration/status")
+        self.expect(status == 200 and capability["canSend"] is True, f"status says it cannot send: {capability}")
+        self.say(f"   status: canSend {capability['canSend']}, health {capability['healthStatus']}")
+
+    # plumbing
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def expect(self, condition: bool, failure: str) -> None:
+        if not condition:
+            raise StepFailed(failure)
+
+    def api(self, method: str, path: str, body: Any = None, query: str = "") -> tuple[int, Any]:
+        url = self.info.api_url + path + (f"?{query}" if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - the stack's own http URL
+        request.add_header("authorization", f"Bearer {self.info.dev_token}")
+        if data is not None:
+            request.add_header("content-type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback only
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def wait_for(self, ready: Callable[[Any], bool], what: str) -> Any:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            status, body = self.api("GET", f"/messages/{self.internal_id}/thread")
+            thread = body if status == 200 else None
+            if ready(thread):
+                return thread
+            time.sleep(0.2)
+        raise StepFailed(f"timed out after {WAIT_SECONDS} s waiting for {what}")
+
+    def producer(self) -> Any:
+        import boto3
+
+        from slack_integration.producer import NotificationProducer
+
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=self.info.aws_endpoint,
+            region_name=self.info.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+        )
+        return NotificationProducer(self.info.queues["SendQueue"], self.info.queues["ReplyQueue"], sqs=sqs)
+
+    def _admin_environment(self) -> dict[str, str]:
+        """What the admin command reads: the stack's AWS endpoint, tables, secret prefix and Slack."""
+        root = str(Path(__file__).resolve().parents[1])
+        return {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([root, os.path.join(root, "shared")]),
+            "AWS_ENDPOINT_URL": self.info.aws_endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": self.info.region,
+            "INTEGRATIONS_TABLE": self.info.tables["IntegrationsTable"],
+            "MESSAGE_MAPPINGS_TABLE": self.info.tables["MessageMappingsTable"],
+            "DELIVERIES_TABLE": self.info.tables["DeliveriesTable"],
+            "TOKEN_SECRET_PREFIX": self.info.token_secret_prefix,
+            "SLACK_API_URL": self.info.slack_api_url,
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+
+def running_stack(api_url: str) -> StackInfo | None:
+    try:
+        with urllib.request.urlopen(f"{api_url}/_local/info", timeout=2) as answer:  # noqa: S310 - loopback only
+            return StackInfo(**json.loads(answer.read()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def main(out: TextIO = sys.stdout) -> int:
+    api_url = os.environ.get("LOCAL_API_URL", "http://127.0.0.1:3000")
+    info = running_stack(api_url)
+    stack: LocalStack | None = None
+    if info is None:
+        print(f"No local stack at {api_url}; starting one for the demo...\n", file=out, flush=True)
+        stack = LocalStack(api_port=0, aws_port=0, slack_port=0)
+        info = stack.start()
+    try:
+        ok = Demo(info, out).run()
+    finally:
+        if stack is not None:
+            stack.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

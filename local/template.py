@@ -1,0 +1,173 @@
+"""template.yaml as the single source of truth for everything local: the tests and the local stack.
+
+Tables and queues are created (in moto) exactly as the template declares them (keys, indexes,
+TTL, FIFO attributes, redrive), and the environment each function gets is the one the template
+gives it (Globals plus its own), with every !Ref resolved against what was created.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt ...) as their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    return {key: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@cache
+def load_template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in load_template()["Resources"].items() if res["Type"] == kind}
+
+
+def global_environment() -> dict[str, Any]:
+    return load_template()["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def table_env(suffix: str = "test") -> dict[str, str]:
+    """{ENV_VAR: physical table name} for every Globals variable that is a !Ref to a table."""
+    tables = resources("AWS::DynamoDB::Table")
+    return {
+        var: f"{value['Ref']}-{suffix}"
+        for var, value in global_environment().items()
+        if isinstance(value, dict) and value.get("Ref") in tables
+    }
+
+
+def create_tables(dynamodb: Any, suffix: str = "test") -> dict[str, str]:
+    """Create every table of the template in `dynamodb` (a boto3 client); returns logical -> physical."""
+    names: dict[str, str] = {}
+    for logical, resource in resources("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        name = f"{logical}-{suffix}"
+        args: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props["BillingMode"],
+        }
+        if "GlobalSecondaryIndexes" in props:
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**args)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        names[logical] = name
+    return names
+
+
+def parameter_default(name: str) -> Any:
+    return load_template()["Parameters"][name]["Default"]
+
+
+def create_queues(sqs: Any, suffix: str = "test") -> dict[str, str]:
+    """Create every SQS queue of the template in `sqs` (dead-letter queues first, so redrive
+    policies can name them); returns logical id -> queue URL."""
+    queues = resources("AWS::SQS::Queue")
+    ordered = sorted(queues, key=lambda name: "RedrivePolicy" in queues[name]["Properties"])
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    for logical in ordered:
+        props = queues[logical]["Properties"]
+        fifo = bool(props.get("FifoQueue"))
+        name = f"{logical}-{suffix}" + (".fifo" if fifo else "")
+        attributes: dict[str, str] = {}
+        for key in (
+            "FifoQueue",
+            "ContentBasedDeduplication",
+            "DeduplicationScope",
+            "FifoThroughputLimit",
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "SqsManagedSseEnabled",
+        ):
+            if key in props:
+                value = props[key]
+                attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            count = redrive["maxReceiveCount"]
+            if isinstance(count, dict):
+                count = parameter_default(count["Ref"])
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[target], "maxReceiveCount": count})
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        urls[logical] = url
+        arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return urls
+
+
+def function_env(function: str, queue_urls: dict[str, str]) -> dict[str, str]:
+    """The function's own Environment.Variables from the template, with !Ref resolved against
+    the test's queues and the parameters' defaults."""
+    props = load_template()["Resources"][function]["Properties"]
+    variables = props.get("Environment", {}).get("Variables", {})
+    env: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            env[name] = queue_urls[ref] if ref in queue_urls else str(parameter_default(ref))
+        else:
+            env[name] = str(value)
+    return env
+
+
+def http_routes() -> dict[tuple[str, str], str]:
+    """(method, path template) -> function directory, for every HttpApi event of the template."""
+    routes: dict[tuple[str, str], str] = {}
+    for resource in resources("AWS::Serverless::Function").values():
+        directory = resource["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                routes[(event["Properties"]["Method"].upper(), event["Properties"]["Path"])] = directory
+    return routes
+
+
+def function_directory(logical: str) -> str:
+    return str(load_template()["Resources"][logical]["Properties"]["CodeUri"]).strip("/").split("/")[-1]
+
+
+def environment(logical: str, resolved: dict[str, str]) -> dict[str, str]:
+    """Globals' variables plus the function's own, with !Ref resolved: resources from `resolved`
+    (logical id -> physical name or URL), parameters from their defaults."""
+    variables = {**global_environment(), **function_env_raw(logical)}
+    env: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            env[name] = resolved[ref] if ref in resolved else str(parameter_default(ref))
+        else:
+            env[name] = str(value)
+    return env
+
+
+def function_env_raw(logical: str) -> dict[str, Any]:
+    props = load_template()["Resources"][logical]["Properties"]
+    return dict(props.get("Environment", {}).get("Variables", {}))

@@ -1,0 +1,237 @@
+"""The local stack itself: it starts, routes like API Gateway with a JWT, polls like the event
+source mapping, runs the schedule, plays the demo, and stops cleanly. Also the two commands a
+newcomer types (`make run`, `make demo`), run for real."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from local import dev_jwt
+from local.demo import Demo
+from local.slack_emulator import SlackEmulator
+from local.stack import DEMO_SEED, DEMO_USER, LOCAL_AUDIENCE, LOCAL_ISSUER, LocalStack
+from local.template import ROOT
+
+
+@pytest.fixture(scope="module")
+def stack():
+    # Not inside moto's mock_aws: the stack serves AWS over HTTP with moto's server, as make run does.
+    saved = dict(os.environ)
+    local = LocalStack(api_port=0, aws_port=0, slack_port=0, health_interval=0.5, name="module")
+    info = local.start()
+    yield local, info
+    local.stop()
+    assert dict(os.environ) == saved  # the process gets its environment back
+
+
+@pytest.fixture(autouse=True)
+def service_env():
+    """Overrides conftest's: the stack owns the environment of its functions."""
+    yield {}
+
+
+def call(info, method: str, path: str, *, token: str | None = "dev", body: Any = None) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        info.api_url + path, data=json.dumps(body).encode() if body is not None else None, method=method
+    )
+    if token == "dev":
+        token = info.dev_token
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    if body is not None:
+        request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wait_until(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_every_template_route_is_served_behind_the_jwt(stack):
+    _, info = stack
+    from local.template import http_routes
+
+    assert set(info.functions) == {f"{method} {path}" for method, path in http_routes()}
+    status, body = call(info, "GET", "/integration/channels")
+    assert status == 200
+    assert "alerts" in [c["name"] for c in body["channels"]]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "not-a-jwt",
+        dev_jwt.issue(DEMO_USER, secret="some-other-secret", issuer=LOCAL_ISSUER, audience=LOCAL_AUDIENCE),
+    ],
+)
+def test_a_missing_or_forged_token_is_refused_before_any_function_runs(stack, token):
+    _, info = stack
+    assert call(info, "GET", "/integration/channels", token=token) == (401, {"message": "Unauthorized"})
+
+
+def test_an_expired_token_is_refused(stack):
+    local, info = stack
+    expired = dev_jwt.issue(
+        DEMO_USER, secret=local._jwt_secret, issuer=LOCAL_ISSUER, audience=LOCAL_AUDIENCE, ttl_seconds=-10
+    )
+    assert call(info, "GET", "/integration/status", token=expired)[0] == 401
+
+
+def test_claims_reach_the_function_as_the_caller(stack):
+    local, info = stack
+    stranger = dev_jwt.issue("someone-else", secret=local._jwt_secret, issuer=LOCAL_ISSUER, audience=LOCAL_AUDIENCE)
+    status, body = call(info, "GET", "/integration/channels", token=stranger)
+    assert (status, body["code"]) == (404, "INTEGRATION_NOT_FOUND")
+
+
+def test_unknown_routes_and_path_parameters(stack):
+    _, info = stack
+    assert call(info, "GET", "/nope")[0] == 404
+    status, body = call(info, "GET", "/messages/no%20such%20id/thread")
+    assert (status, body["code"]) == (404, "THREAD_NOT_FOUND")
+
+
+def test_queues_are_polled_and_partial_failures_honoured(stack):
+    """A good and a malformed message: the good one is delivered, the bad one dead-lettered with
+    its code, nothing is left on the queue."""
+    _, info = stack
+    import boto3
+
+    status, _ = call(info, "PUT", "/integration/channel", body={"channelId": "C0DEMOALR01"})
+    assert status == 200
+    sqs = boto3.client("sqs", endpoint_url=info.aws_endpoint, region_name=info.region)
+    internal_id = f"stack-test-{time.time_ns()}"
+    good = {"userId": DEMO_USER, "internalMessageId": internal_id, "message": {"text": "From the queue"}}
+    for body in (good, {"userId": DEMO_USER, "oops": 1}):
+        sqs.send_message(
+            QueueUrl=info.queues["SendQueue"],
+            MessageBody=json.dumps(body),
+            MessageGroupId=DEMO_USER,
+            MessageDeduplicationId=str(time.time_ns()),
+        )
+
+    thread = wait_until(
+        lambda: (lambda r: r[1] if r[0] == 200 else None)(call(info, "GET", f"/messages/{internal_id}/thread"))
+    )
+    assert thread["original"]["preview"] == "From the queue"
+
+    def dead_letter():
+        answer = sqs.receive_message(QueueUrl=info.queues["SendDeadLetterQueue"], MessageAttributeNames=["All"])
+        return answer.get("Messages")
+
+    [entry] = wait_until(dead_letter)
+    assert entry["MessageAttributes"]["errorCode"]["StringValue"] == "INVALID_MESSAGE"
+    wait_until(
+        lambda: (
+            sqs.get_queue_attributes(QueueUrl=info.queues["SendQueue"], AttributeNames=["All"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+            == "0"
+        )
+    )
+
+
+def test_the_health_schedule_runs(stack):
+    local, _ = stack
+    schedule = next(t for t in local.threads if t.name == "schedule-HealthFunction")
+    runs = schedule.runs
+    wait_until(lambda: schedule.runs > runs)
+
+
+def test_the_demo_plays_the_whole_journey(stack):
+    _, info = stack
+    out = io.StringIO()
+
+    assert Demo(info, out).run() is True
+
+    transcript = out.getvalue()
+    assert "Every step did what it should." in transcript
+    assert "threaded: True" in transcript and "Slack holds 2 messages in this thread" in transcript
+
+
+def test_a_stopped_stack_leaves_nothing_running():
+    local = LocalStack(api_port=0, aws_port=0, slack_port=0, name="stopped")
+    info = local.start()
+    api_port = int(info.api_url.rsplit(":", 1)[1])
+    aws_port = int(info.aws_endpoint.rsplit(":", 1)[1])
+
+    local.stop()
+
+    assert not any(thread.is_alive() for thread in local.threads)
+    for port in (api_port, aws_port):
+        with socket.socket() as probe, pytest.raises(OSError):
+            probe.settimeout(1)
+            probe.connect(("127.0.0.1", port))
+
+
+def test_with_a_bot_token_it_talks_to_that_slack_instead_of_the_emulator():
+    """SLACK_BOT_TOKEN (+ SLACK_API_URL): another Slack stands in for the real one here."""
+    real = SlackEmulator()
+    real.load_seed(DEMO_SEED)
+    url = real.start(port=0)
+    seed = json.loads(DEMO_SEED.read_text())["workspaces"][0]
+    local = LocalStack(
+        api_port=0, aws_port=0, slack_port=0, slack_bot_token=seed["tokens"][0]["token"], slack_api_url=url
+    )
+    try:
+        info = local.start()
+        assert info.slack_mode == "slack" and info.slack_api_url == url
+        assert local._emulator is None
+        status, body = call(info, "GET", "/integration/channels")
+        assert status == 200 and body["channels"]
+        assert real.calls("conversations.list")
+        assert seed["tokens"][0]["token"] not in json.dumps(call(info, "GET", "/_local/info", token=None)[1])
+    finally:
+        local.stop()
+        real.stop()
+
+
+def _make(*targets: str, env: dict[str, str] | None = None, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", *targets], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def test_make_run_starts_prints_how_to_use_it_and_stops():
+    done = _make("run", "RUN_ARGS=--exit-when-ready --api-port 0 --aws-port 0 --slack-port 0")
+
+    assert done.returncode == 0, done.stderr
+    assert "local stack is up" in done.stdout and "export TOKEN=" in done.stdout
+
+
+def test_make_demo_exits_0_with_the_thread_in_its_transcript():
+    env = {**os.environ, "LOCAL_API_URL": "http://127.0.0.1:9"}  # no stack there: it starts its own
+    done = _make("demo", env=env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Show the thread" in done.stdout and "threaded: True" in done.stdout
+    assert done.stdout.rstrip().endswith("Every step did what it should.")
+
+
+def test_the_local_stack_needs_no_network_beyond_loopback(stack):
+    _, info = stack
+    for url in (info.api_url, info.aws_endpoint, info.slack_api_url):
+        assert url.startswith("http://127.0.0.1:")
+    assert sys.modules.get("slack_integration") is not None
