@@ -12,12 +12,13 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run demo test pytest lint build clean
+.PHONY: help install run demo bench openapi test pytest lint build clean
 
 help:
 	@echo "make run      the whole product locally: moto, Slack emulator, HTTP API, queue pollers, health schedule"
 	@echo "make demo     the user journey (connect, channels, send, reply, thread, stats) against make run's stack"
 	@echo "make test     set up .venv and .venv-sam, lint (ruff, mypy, cfn-lint, sam validate --lint), run pytest"
+	@echo "make bench    cold start, cost per message, throughput under Slack's limits, overhead -> benchmarks/RESULTS.md"
 	@echo "make pytest   only the test suite (after make install)"
 	@echo "make lint     only the linters"
 	@echo "make build    sam build (needs python3.13 on PATH, as the Lambda runtime)"
@@ -45,6 +46,12 @@ run: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(LOCAL_PATH) $(PY) -m local.demo
+
+openapi: $(VENV)/.installed
+	$(LOCAL_PATH) $(PY) -m local.openapi > openapi.json
+
+bench: $(VENV)/.installed
+	$(LOCAL_PATH) $(PY) -m benchmarks.run $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -121,7 +121,14 @@ class FunctionRuntime:
                 invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical}",
                 remaining_ms=self.timeouts[logical] * 1000,
             )
-            return module.lambda_handler(event, context)
+            try:
+                return module.lambda_handler(event, context)
+            finally:
+                # With POWERTOOLS_METRICS_DISABLED, Powertools skips the flush but keeps every
+                # value in memory; a long-running local stack would grow without end.
+                from slack_integration.observability import metrics
+
+                metrics.clear_metrics()
 
     def _module(self, logical: str) -> ModuleType:
         if logical not in self._modules:
@@ -185,6 +192,12 @@ class _ApiHandler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._serve()
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (PATCH, TRACE, QUERY, ...) is routed like API Gateway does: no route, 404.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def do_OPTIONS(self) -> None:
         self._answer(
@@ -373,10 +386,13 @@ class LocalStack:
         verbose: bool = False,
         jwt_secret: str | None = None,
         name: str = "local",
+        consumers: bool = True,
     ) -> None:
         self._host = host
         # Suffix of every table and queue name (moto's backends are shared by all stacks of a process).
         self._name = name
+        self._consumers = consumers
+        self._sqs: Any = None
         self._ports = {"api": api_port, "aws": aws_port, "slack": slack_port}
         self._slack_bot_token = slack_bot_token
         self._slack_api_url = slack_api_url
@@ -473,10 +489,17 @@ class LocalStack:
                 target=self._api.serve_forever, kwargs={"poll_interval": 0.1}, name="http-api", daemon=True
             )
         )
-        for logical, queue in (("SendFunction", "SendQueue"), ("ReplyFunction", "ReplyQueue")):
-            self._spawn(_Poller(runtime, logical, queues[queue], sqs, self._stop))
+        self._sqs = sqs
+        if self._consumers:
+            self.start_consumers()
         self._spawn(_Schedule(runtime, "HealthFunction", self._health_interval, self._stop))
         return self.info
+
+    def start_consumers(self) -> None:
+        """The SQS pollers (started by start() unless `consumers=False`, e.g. for a benchmark)."""
+        assert self.runtime is not None and self.info is not None
+        for logical, queue in (("SendFunction", "SendQueue"), ("ReplyFunction", "ReplyQueue")):
+            self._spawn(_Poller(self.runtime, logical, self.info.queues[queue], self._sqs, self._stop))
 
     def stop(self) -> None:
         """Stop every thread and server and give the process its environment back."""

@@ -158,14 +158,33 @@ def environment(logical: str, resolved: dict[str, str]) -> dict[str, str]:
     """Globals' variables plus the function's own, with !Ref resolved: resources from `resolved`
     (logical id -> physical name or URL), parameters from their defaults."""
     variables = {**global_environment(), **function_env_raw(logical)}
-    env: dict[str, str] = {}
-    for name, value in variables.items():
-        if isinstance(value, dict) and "Ref" in value:
-            ref = value["Ref"]
-            env[name] = resolved[ref] if ref in resolved else str(parameter_default(ref))
-        else:
-            env[name] = str(value)
-    return env
+    return {name: str(_resolve(value, resolved)) for name, value in variables.items()}
+
+
+def _resolve(value: Any, resolved: dict[str, str]) -> Any:
+    """!Ref and !If as CloudFormation would evaluate them with the parameters' defaults."""
+    if isinstance(value, dict) and "Ref" in value:
+        ref = value["Ref"]
+        return resolved[ref] if ref in resolved else parameter_default(ref)
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        return _resolve(when_true if condition_holds(condition, resolved) else when_false, resolved)
+    return value
+
+
+def condition_holds(name: str, resolved: dict[str, str] | None = None) -> bool:
+    return bool(_evaluate(load_template()["Conditions"][name], resolved or {}))
+
+
+def _evaluate(expression: Any, resolved: dict[str, str]) -> Any:
+    if isinstance(expression, dict) and "Fn::Equals" in expression:
+        left, right = (_evaluate(side, resolved) for side in expression["Fn::Equals"])
+        return str(left) == str(right)
+    if isinstance(expression, dict) and "Fn::Not" in expression:
+        return not _evaluate(expression["Fn::Not"][0], resolved)
+    if isinstance(expression, dict) and "Condition" in expression:
+        return condition_holds(expression["Condition"], resolved)
+    return _resolve(expression, resolved)
 
 
 def function_env_raw(logical: str) -> dict[str, Any]:

@@ -12,12 +12,18 @@ from slack_integration.models.api import MessagingStats
 from slack_integration.observability import logger, metrics, tracer
 
 app = create_app()
+# Documented as date-time; parsed (strictly) by the stats service, which answers 422 INVALID_WINDOW.
+_DATE_TIME = {"format": "date-time"}
 
 
 @app.get("/integration/stats")
 def stats(
-    start: Annotated[str | None, Query(max_length=40)] = None,
-    end: Annotated[str | None, Query(max_length=40)] = None,
+    start: Annotated[
+        str | None, Query(description="RFC 3339; default end - 24 h", json_schema_extra=_DATE_TIME)
+    ] = None,
+    end: Annotated[
+        str | None, Query(description="RFC 3339; default now; at most 31 days", json_schema_extra=_DATE_TIME)
+    ] = None,
 ) -> MessagingStats:
     return dependencies.stats_service().for_user(caller_user_id(app), start, end)
 

@@ -63,7 +63,8 @@ class SlackEmulator:
         self._server, self._thread = None, None
 
     def reset(self) -> None:
-        """Forget all workspaces, tokens, channels, messages, faults and calls; keep serving."""
+        """Forget all workspaces, tokens, channels, messages, faults, calls and the post rate limit
+        (it is off again and its stats are zero); keep serving."""
         self._state.reset()
 
     # -- seeding -----------------------------------------------------------------------------
@@ -152,6 +153,27 @@ class SlackEmulator:
         `delay` seconds, then answer normally). `status` may also override 429/200 for the first two.
         """
         self._state.arm_fault(Fault(method=method, kind=kind, **options))
+
+    def set_post_rate_limit(self, per_second: float | None, burst: int = 1) -> None:
+        """Throttle chat.postMessage per channel like Slack (about 1 a second, short bursts tolerated).
+
+        Each (team, channel) gets a token bucket holding at most `burst` tokens, refilled at
+        `per_second` tokens a second and full to start with; None turns the limit off (the default,
+        and again after reset()). Setting it refills every bucket. A post takes a token once its
+        channel is resolved, so an unknown channel or a bad token still gets its usual error, while
+        posts that go on to fail validation (no_text, is_archived, ...) do use one. Thread replies
+        count against their channel. A post that finds no token is not stored and gets HTTP 429,
+        `{"ok": false, "error": "ratelimited"}` and Retry-After: the whole seconds until a token is
+        back, at least 1. calls() records it with status 429 and fault None.
+        """
+        self._state.set_post_rate_limit(per_second, burst)
+
+    def post_rate_limit_stats(self) -> dict[str, int]:
+        """{"accepted": n, "throttled": n}: posts the limit let through / answered 429 since reset().
+
+        Only posts made while a limit was set are counted; changing or clearing it keeps the counts.
+        """
+        return self._state.post_rate_limit_stats()
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         """Requests received, in order: method, params (no token), team_id, status, fault, authorization."""

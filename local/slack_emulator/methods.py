@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from local.slack_emulator.state import Channel, EmulatorState, Token, Workspace
+from local.slack_emulator.state import Channel, EmulatorState, PostRateLimit, Token, Workspace
 
 MAX_BLOCKS = 50
 MAX_TEXT_LENGTH = 40_000
@@ -52,6 +52,14 @@ class SlackError(Exception):
         return {"ok": False, "error": self.error, **self.extra}
 
 
+class RateLimitedError(SlackError):
+    """Throttled: answered HTTP 429 with `ratelimited` and a Retry-After header, as Slack does."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("ratelimited")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class ApiCall:
     """One parsed request; `parse_error` is set when the body could not be decoded."""
@@ -73,6 +81,7 @@ class Answer:
 class Caller:
     workspace: Workspace
     token: Token
+    post_rate_limit: PostRateLimit
 
 
 class Params:
@@ -155,6 +164,8 @@ def dispatch(state: EmulatorState, call: ApiCall) -> Answer:
             if spec.scope is not None and spec.scope not in caller.token.scopes:
                 raise SlackError("missing_scope", needed=spec.scope, provided=",".join(caller.token.scopes))
             return Answer(200, {"ok": True, **spec.impl(caller, Params(call.params))}, headers)
+        except RateLimitedError as err:
+            return Answer(429, err.body(), {**headers, "Retry-After": str(err.retry_after)})
         except SlackError as err:
             return Answer(200, err.body(), headers)
 
@@ -167,7 +178,7 @@ def _authenticate(state: EmulatorState, token: str | None) -> Caller:
         raise SlackError("invalid_auth")
     if record.status in _STATUS_ERRORS:
         raise SlackError(_STATUS_ERRORS[record.status])
-    return Caller(workspace=state.workspaces[record.team_id], token=record)
+    return Caller(workspace=state.workspaces[record.team_id], token=record, post_rate_limit=state.post_rate_limit)
 
 
 # -- auth.* -----------------------------------------------------------------------------------
@@ -287,9 +298,17 @@ def _render_message(message: dict[str, Any], *, include_metadata: bool) -> dict[
 
 
 def chat_post_message(caller: Caller, params: Params) -> dict[str, Any]:
-    """Validate in Slack's order, store the message, and thread it the way Slack does."""
+    """Validate in Slack's order, store the message, and thread it the way Slack does.
+
+    Once the channel is resolved the post takes a token of that channel's rate-limit bucket (when a
+    limit is set), whether it then succeeds or fails validation: Slack throttles requests, not
+    stored messages. Replies count against their channel like any other post.
+    """
     workspace = caller.workspace
     channel = _post_target(workspace, params.text("channel"))
+    retry_after = caller.post_rate_limit.take(workspace.team_id, channel.id)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
     if channel.is_archived:
         raise SlackError("is_archived")
     text = params.text("text") or ""

@@ -54,6 +54,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     """One thread per request; daemon threads so a hung slow fault never blocks interpreter exit."""
 
     daemon_threads = True
+    # socketserver's default listen backlog of 5 drops connections when a benchmark or a test opens
+    # dozens at once, and the clients then stall a second on SYN retries.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], state: EmulatorState) -> None:
         super().__init__(address, SlackRequestHandler)

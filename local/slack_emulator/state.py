@@ -1,4 +1,5 @@
-"""In-memory Slack state: workspaces, tokens, channels, messages, armed faults and the call log.
+"""In-memory Slack state: workspaces, tokens, channels, messages, armed faults, the chat.postMessage
+rate limit and the call log.
 
 A single re-entrant lock guards all of it, because the HTTP server answers on one thread per
 request while a test thread drives the control API at the same time.
@@ -7,10 +8,12 @@ request while a test thread drives the control API at the same time.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import string
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +175,67 @@ class Fault:
         return self.method in ("*", method)
 
 
+class PostRateLimit:
+    """Slack's per-channel limit on chat.postMessage (about 1 post a second, short bursts tolerated).
+
+    One token bucket per (team, channel), created full: it holds at most `burst` tokens and refills
+    at `per_second` tokens a second; every post to a resolved channel takes one. Off (everything
+    allowed, nothing counted) until `configure` gives it a rate. Not locked itself: EmulatorState
+    only touches it while holding its lock.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.per_second: float | None = None
+        self.burst = 1
+        self.accepted = 0
+        self.throttled = 0
+        # (team_id, channel_id) -> (tokens left, clock reading they were computed at)
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def reset(self) -> None:
+        """Off again, with no buckets and zeroed counts."""
+        self.configure(None)
+        self.accepted = self.throttled = 0
+
+    def configure(self, per_second: float | None, burst: int = 1) -> None:
+        """Set the rate (None = off) and burst; every bucket starts over full. Counts are kept."""
+        if per_second is not None and (
+            isinstance(per_second, bool)
+            or not isinstance(per_second, int | float)
+            or not math.isfinite(per_second)
+            or per_second <= 0
+            or not math.isfinite(1 / per_second)  # Retry-After would be infinite
+        ):
+            raise ValueError(f"per_second must be a positive number or None, got {per_second!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
+        self.per_second, self.burst = per_second, burst
+        self._buckets.clear()
+
+    def take(self, team_id: str, channel_id: str) -> int | None:
+        """Spend one token of the channel's bucket: None if there was one, else the Retry-After.
+
+        Retry-After is the whole seconds until a token is back, rounded up and at least 1.
+        """
+        if self.per_second is None:
+            return None
+        key = (team_id, channel_id)
+        now = self._clock()
+        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.per_second)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            self.accepted += 1
+            return None
+        self._buckets[key] = (tokens, now)
+        self.throttled += 1
+        return max(1, math.ceil((1 - tokens) / self.per_second))
+
+    def stats(self) -> dict[str, int]:
+        return {"accepted": self.accepted, "throttled": self.throttled}
+
+
 class EmulatorState:
     """Everything the emulator knows; mutate it only while holding `lock`."""
 
@@ -180,6 +244,7 @@ class EmulatorState:
         self.workspaces: dict[str, Workspace] = {}
         self.tokens: dict[str, Token] = {}
         self.faults: list[Fault] = []
+        self.post_rate_limit = PostRateLimit()
         self.call_log: list[dict[str, Any]] = []
 
     def reset(self) -> None:
@@ -187,6 +252,7 @@ class EmulatorState:
             self.workspaces.clear()
             self.tokens.clear()
             self.faults.clear()
+            self.post_rate_limit.reset()
             self.call_log.clear()
 
     # -- setup -------------------------------------------------------------------------------
@@ -320,7 +386,7 @@ class EmulatorState:
         with self.lock:
             return copy.deepcopy(self.channel(channel_id).messages)
 
-    # -- faults and call log -----------------------------------------------------------------
+    # -- faults, rate limit and call log -----------------------------------------------------
 
     def arm_fault(self, fault: Fault) -> None:
         with self.lock:
@@ -344,6 +410,14 @@ class EmulatorState:
                     fault.times -= 1
             self.faults = [fault for fault in self.faults if fault.times > 0]
             return fired
+
+    def set_post_rate_limit(self, per_second: float | None, burst: int = 1) -> None:
+        with self.lock:
+            self.post_rate_limit.configure(per_second, burst)
+
+    def post_rate_limit_stats(self) -> dict[str, int]:
+        with self.lock:
+            return self.post_rate_limit.stats()
 
     def record_call(self, record: dict[str, Any]) -> None:
         with self.lock:

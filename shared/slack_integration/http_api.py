@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from slack_integration.errors import (
@@ -68,6 +68,15 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return "Invalid request. " + "; ".join(parts)
 
 
+_UNSUPPORTED_MEDIA_TYPE = "Send the request body as JSON (Content-Type: application/json)."
+
+
+def _sent_json(app: APIGatewayHttpResolver) -> bool:
+    content_type = (app.current_event.headers or {}).get("content-type") or ""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return not media_type or media_type == "application/json" or media_type.endswith("+json")
+
+
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -87,6 +96,20 @@ def create_app() -> APIGatewayHttpResolver:
         invalid = ServiceError(INVALID_REQUEST.code, _validation_message(errors), ErrorKind.INVALID_INPUT)
         logger.info("Invalid request", extra={"error": invalid.message})
         return error_response(invalid)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(_: RequestUnsupportedContentType) -> Response:
+        unsupported = ServiceError("UNSUPPORTED_MEDIA_TYPE", _UNSUPPORTED_MEDIA_TYPE, ErrorKind.INVALID_INPUT)
+        return error_response(unsupported, status=415)
+
+    @app.exception_handler(ValueError)
+    def _unparsable(error: ValueError) -> Response:
+        # Powertools' validator parses form and multipart bodies by their Content-Type before any
+        # route runs, and raises ValueError on a malformed one: the caller's mistake, not ours.
+        if not _sent_json(app):
+            unsupported = ServiceError("UNSUPPORTED_MEDIA_TYPE", _UNSUPPORTED_MEDIA_TYPE, ErrorKind.INVALID_INPUT)
+            return error_response(unsupported, status=415)
+        return _unexpected(error)
 
     @app.exception_handler(NotFoundError)
     def _no_route(_: NotFoundError) -> Response:

@@ -32,6 +32,9 @@ BACKOFF_CAP_SECONDS = 900
 # default 15 receives outlast the default 15-minute grace period, even with the shortest jitter).
 WAIT_BASE_SECONDS = 10
 WAIT_CAP_SECONDS = 180
+# Up to this Retry-After the wait is exact; longer waits (workspace-wide limits, where many
+# messages return at once) get up to 10% jitter (1-5 s) so they do not all come back together.
+SHORT_RETRY_AFTER = 5
 # When Slack throttles without a Retry-After header.
 DEFAULT_RATE_LIMIT_DELAY = 30
 
@@ -90,6 +93,10 @@ def decide(
         return Decision(Action.DEAD_LETTER, Reason.RETRIES_EXHAUSTED)
     if error.kind is ErrorKind.RATE_LIMITED:
         after = error.retry_after if error.retry_after is not None else DEFAULT_RATE_LIMIT_DELAY
+        if after <= SHORT_RETRY_AFTER:
+            # A channel's per-second limit: its FIFO group waits alone, so exactly Retry-After is
+            # both honest and fastest (a second of jitter would halve the channel's throughput).
+            return Decision(Action.RETRY, Reason.RATE_LIMITED, _clamp(max(1, math.ceil(after))))
         spread = jitter(0, min(5.0, max(1.0, after * 0.1)))
         return Decision(Action.RETRY, Reason.RATE_LIMITED, _clamp(math.ceil(after + spread)))
     if error.retry_after is not None:  # e.g. another worker's lease on the same delivery

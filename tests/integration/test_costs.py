@@ -29,7 +29,7 @@ def aws_calls(aws) -> Iterator[Counter[str]]:
     session.events.unregister("before-call", count)
 
 
-def test_a_tracked_send_costs_four_dynamodb_calls_and_one_slack_call(
+def test_a_tracked_send_costs_three_dynamodb_calls_and_one_slack_call(
     aws, slack, notification_channel, producer, consumer, aws_calls
 ):
     for n in range(BATCH):
@@ -41,17 +41,31 @@ def test_a_tracked_send_costs_four_dynamodb_calls_and_one_slack_call(
 
     assert len(poll.received) == BATCH and poll.failed == []
     assert len(slack.calls("chat.postMessage")) == BATCH
-    # Per message: the integration (GetItem), the ledger claim and its outcome (2 UpdateItem), the
-    # mapping (PutItem). The bot token is read once per container, not per message. A fully
-    # successful batch touches SQS not at all (Lambda deletes it).
+    # Per message: the integration (GetItem), the ledger claim (UpdateItem), and the mapping with
+    # the delivered record in one transaction. The bot token is read once per container, not per
+    # message. A fully successful batch touches SQS not at all (Lambda deletes it).
     assert aws_calls == Counter(
         {
             "dynamodb.GetItem": BATCH,
-            "dynamodb.UpdateItem": 2 * BATCH,
-            "dynamodb.PutItem": BATCH,
+            "dynamodb.UpdateItem": BATCH,
+            "dynamodb.TransactWriteItems": BATCH,
             "secretsmanager.GetSecretValue": 1,
         }
     )
+
+
+def test_an_untracked_send_costs_three_dynamodb_calls(aws, slack, notification_channel, producer, consumer, aws_calls):
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"})
+    send = consumer("send")
+    send.poll()  # warm: the token is cached now
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"m{n}"})
+    aws_calls.clear()
+
+    send.poll()
+
+    assert aws_calls == Counter({"dynamodb.GetItem": BATCH, "dynamodb.UpdateItem": 2 * BATCH})
 
 
 def test_a_reply_costs_four_dynamodb_calls_per_thread(aws, slack, notification_channel, producer, consumer, aws_calls):

@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from slack_integration import admin, dependencies
+from slack_integration.errors import ServiceError
 from slack_integration.models.api import ChannelSelection
 from slack_integration.services.insights import compute_stats, parse_window
 from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, USER_ID
@@ -483,7 +484,7 @@ def test_admin_stats_refuse_a_bad_start(aws, notification_channel, capsys):
     assert code == 1
     assert out == ""
     err = capsys.readouterr().err
-    assert "INVALID_WINDOW" in err and "ISO-8601" in err
+    assert "INVALID_WINDOW" in err and "RFC 3339" in err
 
 
 def test_admin_stats_for_an_unknown_user(aws, notification_channel, capsys):
@@ -583,7 +584,13 @@ def test_parse_window_defaults_and_limits():
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
     assert parse_window(None, None, now=now) == ("2026-11-26T12:00:00.000Z", "2026-11-27T12:00:00.000Z")
-    assert parse_window("2026-11-27T00:00:00", "2026-11-27T01:00:00Z") == (
+    assert parse_window("2026-11-27T00:00:00Z", "2026-11-27T01:00:00Z") == (
         "2026-11-27T00:00:00.000Z",
         "2026-11-27T01:00:00.000Z",
     )
+    # A time without a zone is ambiguous: refused, as the API documents RFC 3339 times.
+    with pytest.raises(ServiceError) as naive:
+        parse_window("2026-11-27T00:00:00", "2026-11-27T01:00:00Z")
+    assert naive.value.code == "INVALID_WINDOW"
+    with pytest.raises(ServiceError):
+        parse_window("", None)

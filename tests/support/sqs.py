@@ -37,6 +37,7 @@ class QueuePoller:
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     function_name: str
     history: list[Poll] = field(default_factory=list)
+    last_event: dict[str, Any] | None = None
 
     @property
     def queue_arn(self) -> str:
@@ -56,6 +57,7 @@ class QueuePoller:
         if not messages:
             return None
         event = lambda_event(messages, self.queue_arn)
+        self.last_event = event  # kept even when the invocation dies, as SQS keeps the messages
         poll = Poll(event, self.invoke(event, remaining_ms=remaining_ms))
         failed = set(poll.failed)
         done = [

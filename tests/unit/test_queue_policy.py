@@ -133,7 +133,16 @@ def test_retryable_errors_go_back_on_the_queue_with_a_delay(spec, reason, jitter
 # --- rate limits: Slack's Retry-After, plus a bounded jitter -----------------------------------------
 
 
-@pytest.mark.parametrize("retry_after", [1, 7, 17, 30.5, 120, 3600])
+@pytest.mark.parametrize("retry_after", [0.2, 1, 2.5, 5])
+def test_a_short_retry_after_is_honoured_exactly(retry_after):
+    # A channel's per-second limit: its FIFO group waits alone, so no jitter is needed.
+    error = SLACK_ERRORS["ratelimited"].error(retry_after=retry_after)
+
+    assert _decide(error, jitter=low) == _decide(error, jitter=high)
+    assert _decide(error, jitter=high) == Decision(Action.RETRY, Reason.RATE_LIMITED, max(1, math.ceil(retry_after)))
+
+
+@pytest.mark.parametrize("retry_after", [7, 17, 30.5, 120, 3600])
 def test_rate_limit_waits_at_least_retry_after_and_at_most_five_seconds_more(retry_after):
     error = SLACK_ERRORS["ratelimited"].error(retry_after=retry_after)
 
@@ -156,7 +165,7 @@ def test_rate_limit_jitter_is_drawn_from_a_small_bounded_range():
     for retry_after in (0.5, 2, 17, 120, 10_000):
         _decide(SLACK_ERRORS["ratelimited"].error(retry_after=retry_after), jitter=recording)
 
-    assert len(drawn) == 5
+    assert len(drawn) == 3  # the short waits (0.5, 2) are exact
     assert all(lo == 0 and 1 <= hi <= 5 for lo, hi in drawn)
 
 

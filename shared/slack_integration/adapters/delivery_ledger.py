@@ -158,7 +158,11 @@ class DeliveryLedger:
         post_ms: int | None,
         queue_ms: int | None,
         verified: bool,
+        together_with: dict[str, Any] | None = None,
     ) -> None:
+        """Mark the delivery done. `together_with` is a Put (TableName, Item) written in the same
+        transaction, so a tracked message's mapping and its delivered record exist together or
+        not at all, in one call."""
         values: dict[str, Any] = {
             ":delivered": DeliveryStatus.DELIVERED.value,
             ":channel": channel_id,
@@ -178,7 +182,21 @@ class DeliveryLedger:
             if value is not None:
                 values[f":{name}"] = value
                 sets.append(f"{name} = :{name}")
-        self._update(key, "SET " + ", ".join(sets) + " REMOVE leaseUntil, uncertainSince", values, "delivered")
+        expression = "SET " + ", ".join(sets) + " REMOVE leaseUntil, uncertainSince"
+        if together_with is None:
+            self._update(key, expression, values, "delivered")
+            return
+        update = {
+            "TableName": self._table,
+            "Key": {"deliveryKey": {"S": key}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": aws.to_ddb(values),
+        }
+        try:
+            self._ddb.transact_write_items(TransactItems=[{"Put": together_with}, {"Update": update}])
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "TransactWriteItems mapping + delivered") from exc
 
     def attempt_failed(self, key: str, error: ServiceError, *, outcome_unknown: bool, since: float) -> None:
         """Record a failed attempt and release the lease; `outcome_unknown` keeps the time from which

@@ -39,6 +39,10 @@ class MappingsRepository:
             self._client = aws.client("dynamodb")
         return self._client
 
+    def put_request(self, mapping: MessageMapping) -> dict[str, Any]:
+        """The mapping as a Put of a DynamoDB transaction (see DeliveryLedger.delivered)."""
+        return {"TableName": self._table, "Item": aws.to_ddb(mapping.model_dump(by_alias=True, exclude_none=True))}
+
     def put(self, mapping: MessageMapping) -> None:
         # Unconditional: the delivery ledger already guarantees one post per key, and rewriting
         # the same mapping after a verified retry is harmless.

@@ -19,7 +19,11 @@ class ChannelSelection(_Wire):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, str_strip_whitespace=True)
 
-    channel_id: str = Field(description="Slack channel ID such as C0123456789 (not its #name)")
+    channel_id: str = Field(
+        description="Slack channel ID such as C0123456789 (not its #name)",
+        # Documented for clients; the validator below checks it with a message a person can act on.
+        json_schema_extra={"pattern": f"^{_CHANNEL_ID.pattern}$"},
+    )
     channel_name: str | None = Field(default=None, max_length=255, description="Display hint; Slack's name wins")
 
     @field_validator("channel_id")

@@ -34,6 +34,9 @@ CLOCK_SKEW_SECONDS = 60
 # a recovery check reads at most this many pages before handing the message to an operator.
 VERIFY_MAX_PAGES = 5
 VERIFY_PAGE_SIZE = 100
+# After a post whose outcome is unknown, the next attempt (which first looks for it in Slack)
+# waits at least this long.
+UNCERTAIN_SETTLE_SECONDS = 30.0
 # How much of a message's text the delivery record keeps for thread history.
 PREVIEW_LENGTH = 200
 
@@ -135,13 +138,18 @@ class DeliveryService:
 
     @tracer.capture_method(capture_response=False)
     def deliver(
-        self, delivery: Delivery, meta: RecordMeta, *, before_recorded: Callable[[Posted], None] | None = None
+        self,
+        delivery: Delivery,
+        meta: RecordMeta,
+        *,
+        record_with: Callable[[Posted], dict[str, Any]] | None = None,
     ) -> Posted | None:
         """Post `delivery` unless it is already in Slack. Returns what Slack holds, or None when this
         SQS message already dead-lettered the delivery (a redelivery: nothing more to do).
 
-        `before_recorded` runs after Slack has the message and before the ledger says delivered (the
-        mapping write): if it fails, the lease runs out and the next attempt finds the post in Slack.
+        `record_with(posted)` gives a DynamoDB Put (the tracked message's mapping) written in the
+        same transaction as the delivered record. If that write fails after Slack took the post,
+        the lease runs out and the next attempt finds the post in Slack instead of posting again.
         """
         # The lease outlives this invocation by a margin; a crash leaves it to expire, not forever.
         claim = self._ledger.claim(
@@ -161,8 +169,6 @@ class DeliveryService:
         if posted is None:
             posted = self._post(delivery, claim)
         post_ms = round((time.monotonic() - started) * 1000)
-        if before_recorded is not None:
-            before_recorded(posted)
         self._ledger.delivered(
             delivery.key,
             channel_id=posted.channel_id,
@@ -172,6 +178,7 @@ class DeliveryService:
             post_ms=None if posted.verified else post_ms,
             queue_ms=max(0, round((time.time() - meta.sent_at) * 1000)),
             verified=posted.verified,
+            together_with=record_with(posted) if record_with is not None else None,
         )
         if not posted.verified:
             metrics.add_metric(name="SlackPostMs", unit=MetricUnit.Milliseconds, value=post_ms)
@@ -225,6 +232,9 @@ class DeliveryService:
     def _failed(self, delivery: Delivery, claim: Claim, err: ServiceError) -> None:
         unknown = outcome_unknown(err)
         if unknown:
+            # Give Slack time to finish a request it may still be handling before the next attempt
+            # looks for it: a post stored after that look would be posted a second time.
+            err.retry_after = max(err.retry_after or 0.0, UNCERTAIN_SETTLE_SECONDS)
             logger.warning(
                 "Slack post outcome unknown; the next attempt checks Slack before posting",
                 extra={"delivery_key": delivery.key, "code": err.code},

@@ -9,6 +9,7 @@ records of the window (the PRD's were placeholders returning zeros), with bounde
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import Counter
@@ -238,12 +239,12 @@ class StatsService:
 def parse_window(start: str | None, end: str | None, *, now: datetime | None = None) -> tuple[str, str]:
     """[start, end] as the ledger's ISO strings; the last 24 hours by default, at most 31 days."""
     try:
-        end_at = _parse_time(end) if end else (now or datetime.now(UTC))
-        start_at = _parse_time(start) if start else end_at - DEFAULT_WINDOW
+        end_at = _parse_time(end) if end is not None else (now or datetime.now(UTC))
+        start_at = _parse_time(start) if start is not None else end_at - DEFAULT_WINDOW
     except ValueError:
         raise ServiceError(
             "INVALID_WINDOW",
-            "`start` and `end` must be ISO-8601 times such as 2026-11-27T00:00:00Z.",
+            "`start` and `end` must be RFC 3339 times with a zone, such as 2026-11-27T00:00:00Z.",
             ErrorKind.INVALID_INPUT,
         ) from None
     if start_at >= end_at:
@@ -253,9 +254,16 @@ def parse_window(start: str | None, end: str | None, *, now: datetime | None = N
     return _iso(start_at), _iso(end_at)
 
 
+# RFC 3339 date-time with an offset, as the API documents; fromisoformat alone takes much more.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not _RFC3339.fullmatch(value):
+        raise ValueError("not an RFC 3339 date-time")
+    # Python takes at most microseconds: cut longer fractions instead of refusing them.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.upper().replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def _iso(moment: datetime) -> str:

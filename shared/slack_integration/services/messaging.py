@@ -97,7 +97,7 @@ class MessagingService:
                 message_type=request.message_type,
             )
             record_mapping = self._mapping_writer(delivery) if request.internal_message_id else None
-            posted = self._delivery.deliver(delivery, meta, before_recorded=record_mapping)
+            posted = self._delivery.deliver(delivery, meta, record_with=record_mapping)
         except ServiceError as err:
             facts = delivery.facts() if delivery else _facts(integration, "send", request.internal_message_id)
             raise Undelivered([self._failed_part(err, retry_body, key, facts, integration, meta)]) from None
@@ -109,9 +109,9 @@ class MessagingService:
             )
 
     def _mapping_writer(self, delivery: Delivery) -> Any:
-        def write(posted: Posted) -> None:
+        def mapping(posted: Posted) -> dict[str, Any]:
             assert delivery.internal_message_id is not None
-            self._mappings.put(
+            return self._mappings.put_request(
                 MessageMapping(
                     internal_message_id=delivery.internal_message_id,
                     integration_id=delivery.integration.id,
@@ -124,7 +124,7 @@ class MessagingService:
                 )
             )
 
-        return write
+        return mapping
 
     # -- reply -----------------------------------------------------------------------------------
 
