@@ -208,3 +208,23 @@ def get_integration_item(aws: dict[str, Any], user_id: str = USER_ID) -> dict[st
     item = aws["dynamodb"].get_item(TableName=aws["tables"]["IntegrationsTable"], Key={"userId": {"S": user_id}})
     raw = item.get("Item")
     return {k: TypeDeserializer().deserialize(v) for k, v in raw.items()} if raw else None
+
+
+# Every bot token the suite uses (the emulator's demo seed included). None may ever appear in
+# anything a test captured: service logs, slack_sdk's and botocore's logs, stdout, stderr.
+_TOKENS = (BOT_TOKEN, OTHER_TOKEN, "xoxb-demo-local-token", "xoxb-test-demo-0001")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    """Suite-wide secret scan: a test whose captured output holds a bot token fails, whatever
+    it asserted itself."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.passed:
+        # Each phase's report carries the earlier phases' sections too: scan only its own.
+        captured = "".join(content for name, content in report.sections if report.when in name)
+        leaked = [token[:9] + "…" for token in _TOKENS if token in captured or token[5:] in captured]
+        if leaked:
+            report.outcome = "failed"
+            report.longrepr = f"bot token(s) {leaked} appeared in this test's captured output"
