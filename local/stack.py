@@ -39,6 +39,7 @@ from local import dev_jwt
 from local.lambda_events import LambdaContext, http_api_event, schedule_event, sqs_event
 from local.template import (
     ROOT,
+    condition_holds,
     create_queues,
     create_tables,
     environment,
@@ -387,12 +388,17 @@ class LocalStack:
         jwt_secret: str | None = None,
         name: str = "local",
         consumers: bool = True,
+        parameters: dict[str, str] | None = None,
     ) -> None:
         self._host = host
         # Suffix of every table and queue name (moto's backends are shared by all stacks of a process).
         self._name = name
         self._consumers = consumers
+        # Template parameter overrides, as `sam deploy --parameter-overrides` would give them.
+        self._parameters = dict(parameters or {})
         self._sqs: Any = None
+        self._pollers: list[_Poller] = []
+        self._delivery_stop = threading.Event()
         self._ports = {"api": api_port, "aws": aws_port, "slack": slack_port}
         self._slack_bot_token = slack_bot_token
         self._slack_api_url = slack_api_url
@@ -457,7 +463,7 @@ class LocalStack:
                 load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
             ),
         }
-        runtime = FunctionRuntime({**tables, **queues}, overrides)
+        runtime = FunctionRuntime({**tables, **queues, **self._parameters}, overrides)
         self.runtime = runtime
         with runtime.environment_of("SetChannelFunction"):
             # Imported only now, so Powertools reads the functions' settings (log level, service).
@@ -490,20 +496,38 @@ class LocalStack:
             )
         )
         self._sqs = sqs
-        if self._consumers:
+        # The SQS event sources are Enabled only when the template's DeliveryOn condition holds.
+        if self._consumers and condition_holds("DeliveryOn", self._parameters):
             self.start_consumers()
         self._spawn(_Schedule(runtime, "HealthFunction", self._health_interval, self._stop))
         return self.info
 
     def start_consumers(self) -> None:
-        """The SQS pollers (started by start() unless `consumers=False`, e.g. for a benchmark)."""
+        """The SQS pollers (started by start() unless `consumers=False` or DeliveryEnabled=false)."""
         assert self.runtime is not None and self.info is not None
+        if self._pollers:
+            return
+        self._delivery_stop = threading.Event()
         for logical, queue in (("SendFunction", "SendQueue"), ("ReplyFunction", "ReplyQueue")):
-            self._spawn(_Poller(self.runtime, logical, self.info.queues[queue], self._sqs, self._stop))
+            poller = _Poller(self.runtime, logical, self.info.queues[queue], self._sqs, self._delivery_stop)
+            self._pollers.append(poller)
+            self._spawn(poller)
+
+    def pause_delivery(self) -> None:
+        """DeliveryEnabled=false: the event source mappings stop receiving; messages wait."""
+        self._delivery_stop.set()
+        for poller in self._pollers:
+            poller.join(timeout=10)
+        self._pollers = []
+
+    def resume_delivery(self) -> None:
+        """DeliveryEnabled=true again."""
+        self.start_consumers()
 
     def stop(self) -> None:
         """Stop every thread and server and give the process its environment back."""
         self._stop.set()
+        self._delivery_stop.set()
         if self._api is not None:
             self._api.shutdown()
             self._api.server_close()

@@ -52,13 +52,15 @@ def global_environment() -> dict[str, Any]:
 
 
 def table_env(suffix: str = "test") -> dict[str, str]:
-    """{ENV_VAR: physical table name} for every Globals variable that is a !Ref to a table."""
-    tables = resources("AWS::DynamoDB::Table")
-    return {
-        var: f"{value['Ref']}-{suffix}"
-        for var, value in global_environment().items()
-        if isinstance(value, dict) and value.get("Ref") in tables
-    }
+    """{ENV_VAR: physical table name} for every Globals variable naming one of the stack's tables
+    (as it does with the template's defaults, i.e. no restored table in use)."""
+    names = {logical: f"{logical}-{suffix}" for logical in resources("AWS::DynamoDB::Table")}
+    env = {}
+    for var, value in global_environment().items():
+        chosen = _resolve(value, names)
+        if isinstance(value, dict) and chosen in names.values():
+            env[var] = chosen
+    return env
 
 
 def create_tables(dynamodb: Any, suffix: str = "test") -> dict[str, str]:

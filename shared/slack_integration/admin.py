@@ -5,6 +5,7 @@
     python -m slack_integration.admin list
     python -m slack_integration.admin stats [--start 2026-11-26T00:00:00Z] [--end ...] [--user-id U]
     python -m slack_integration.admin health [--user-id U]
+    python -m slack_integration.admin redrive --queue send|reply [--code CODE ...] [--dry-run]
 
 Each prints JSON lines (an integration per line, or one stats / health object; never a token).
 Pass `--bot-token -` to read the token from standard input and keep it out of the shell history
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--user-id", help="one user's integration instead of all")
     health = commands.add_parser("health", help="check integrations now (all active ones: a sweep)")
     health.add_argument("--user-id", help="check only this user's integration")
+    redrive = commands.add_parser("redrive", help="move dead-lettered messages back to their queue (codes shown)")
+    redrive.add_argument("--queue", choices=["send", "reply"], required=True)
+    redrive.add_argument("--code", action="append", help="only messages dead-lettered with this errorCode")
+    redrive.add_argument("--dry-run", action="store_true", help="count the DLQ's messages by errorCode, move none")
+    redrive.add_argument("--limit", type=int, default=1000)
     return parser
 
 
@@ -78,6 +85,19 @@ def _health(user_id: str | None, out: TextIO) -> None:
     out.write(json.dumps(answer, sort_keys=True) + "\n")
 
 
+def _redrive(args: argparse.Namespace, out: TextIO) -> None:
+    from slack_integration.redrive import redrive
+
+    prefix = args.queue.upper()
+    queue_url, dlq_url = os.environ.get(f"{prefix}_QUEUE_URL"), os.environ.get(f"{prefix}_DLQ_URL")
+    if not queue_url or not dlq_url:
+        raise ConfigError(f"{prefix}_QUEUE_URL and {prefix}_DLQ_URL are needed (the stack outputs give them)")
+    report = redrive(
+        dlq_url, queue_url, codes=set(args.code) if args.code else None, dry_run=args.dry_run, limit=args.limit
+    )
+    out.write(json.dumps(report.summary(), sort_keys=True) + "\n")
+
+
 def _read_token(value: str, stdin: TextIO) -> SecretStr:
     token = stdin.readline().strip() if value == "-" else value.strip()
     if not token.startswith("xoxb-"):
@@ -103,6 +123,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, out: Text
             out.write(stats.model_dump_json(by_alias=True) + "\n")
         elif args.command == "health":
             _health(args.user_id, out)
+        elif args.command == "redrive":
+            _redrive(args, out)
         else:
             for integration in dependencies.integrations().scan():
                 _print(integration, out)

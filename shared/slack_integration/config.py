@@ -40,8 +40,14 @@ class Settings(BaseModel):
     # How long a reply waits for its original message to be delivered before it is dead-lettered.
     reply_grace_seconds: int = Field(alias="REPLY_GRACE_SECONDS", default=900, ge=0, le=43_200)
     # Tracked messages can be replied to for this long; delivery records feed stats for this long.
-    mapping_ttl_days: int = Field(alias="MAPPING_TTL_DAYS", default=90, ge=1, le=3650)
-    delivery_ttl_days: int = Field(alias="DELIVERY_TTL_DAYS", default=30, ge=1, le=365)
+    # Both outlive any message's stay in a queue (14 days), so a pending reply always finds its
+    # mapping and a redelivery always finds its delivery record (template MinValue 15, too).
+    mapping_ttl_days: int = Field(alias="MAPPING_TTL_DAYS", default=90, ge=15, le=3650)
+    delivery_ttl_days: int = Field(alias="DELIVERY_TTL_DAYS", default=30, ge=15, le=365)
+
+    # Operations (README "Operations"): false = the dashboard routes that call Slack or change
+    # anything answer 503 FEATURE_DISABLED; reads of saved data stay on.
+    api_enabled: bool = Field(alias="API_ENABLED", default=True)
 
     # Health and insights.
     # Integrations checked at once by the sweep (each check is two Slack calls in its own workspace).

@@ -165,6 +165,11 @@ DELIVERY_UNVERIFIABLE = ErrorSpec(
     _K.UPSTREAM_ERROR,
     "Buster cannot tell whether an earlier attempt reached Slack; kept for an operator rather than risk a duplicate.",
 )
+FEATURE_DISABLED = ErrorSpec(
+    "FEATURE_DISABLED",
+    _K.UPSTREAM_UNAVAILABLE,
+    "Slack notifications are paused by Buster for maintenance. Your settings are kept; try again later.",
+)
 INTERNAL_ERROR = ErrorSpec(
     "INTERNAL_ERROR",
     _K.INTERNAL,

@@ -7,15 +7,20 @@ with a status chosen from the error's kind below. No stack trace or token ever r
 
 from __future__ import annotations
 
+import binascii
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
+from slack_integration.config import get_settings
 from slack_integration.errors import (
+    FEATURE_DISABLED,
     INTERNAL_ERROR,
     INVALID_REQUEST,
     ROUTE_NOT_FOUND,
@@ -41,13 +46,15 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.INTERNAL: 500,
 }
 
+# What the dashboard is told to wait while the API is switched off.
+DISABLED_RETRY_AFTER_SECONDS = 300
 # When Slack gave no Retry-After, tell the dashboard something sensible rather than nothing.
 DEFAULT_RETRY_AFTER_SECONDS = 30
 
 
 def error_response(error: ServiceError, status: int | None = None) -> Response:
     headers: dict[str, str] = {}
-    if error.kind is ErrorKind.RATE_LIMITED:
+    if error.kind is ErrorKind.RATE_LIMITED or error.retry_after is not None:
         headers["Retry-After"] = str(round(error.retry_after or DEFAULT_RETRY_AFTER_SECONDS))
     return Response(
         status_code=status or STATUS_BY_KIND[error.kind],
@@ -77,8 +84,22 @@ def _sent_json(app: APIGatewayHttpResolver) -> bool:
     return not media_type or media_type == "application/json" or media_type.endswith("+json")
 
 
+# Reads of saved data that stay on while the API is disabled (ApiEnabled=false): they touch
+# neither Slack nor anything a rollback needs frozen.
+_READS_OF_SAVED_DATA = re.compile(r"^/(integration/channel|integration/stats|messages/[^/]+/thread)$")
+
+
+def _api_switch(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """The operator's switch (README "Operations"): while off, Slack calls and changes answer 503."""
+    event = app.current_event
+    if not get_settings().api_enabled and not (event.http_method == "GET" and _READS_OF_SAVED_DATA.match(event.path)):
+        return error_response(FEATURE_DISABLED.error(retry_after=DISABLED_RETRY_AFTER_SECONDS))
+    return next_middleware(app)
+
+
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_api_switch])
 
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response:
@@ -102,10 +123,21 @@ def create_app() -> APIGatewayHttpResolver:
         unsupported = ServiceError("UNSUPPORTED_MEDIA_TYPE", _UNSUPPORTED_MEDIA_TYPE, ErrorKind.INVALID_INPUT)
         return error_response(unsupported, status=415)
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response:
+        # json.loads gives up on bodies nested thousands deep before any route runs.
+        too_deep = ServiceError(INVALID_REQUEST.code, "The request body is nested too deeply.", ErrorKind.INVALID_INPUT)
+        return error_response(too_deep, status=400)
+
     @app.exception_handler(ValueError)
     def _unparsable(error: ValueError) -> Response:
-        # Powertools' validator parses form and multipart bodies by their Content-Type before any
-        # route runs, and raises ValueError on a malformed one: the caller's mistake, not ours.
+        # Powertools decodes the body (base64, then UTF-8) and parses form and multipart bodies by
+        # their Content-Type before any route runs; what fails there is the caller's body.
+        if isinstance(error, (UnicodeError, binascii.Error)):
+            undecodable = ServiceError(
+                INVALID_REQUEST.code, "The request body is not UTF-8 encoded JSON.", ErrorKind.INVALID_INPUT
+            )
+            return error_response(undecodable, status=400)
         if not _sent_json(app):
             unsupported = ServiceError("UNSUPPORTED_MEDIA_TYPE", _UNSUPPORTED_MEDIA_TYPE, ErrorKind.INVALID_INPUT)
             return error_response(unsupported, status=415)

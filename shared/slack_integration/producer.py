@@ -175,6 +175,8 @@ def _validate(model: type[M], body: dict[str, Any]) -> M:
         return model.model_validate({key: value for key, value in body.items() if value is not None})
     except ValidationError as exc:
         raise INVALID_MESSAGE.error(detail=validation_problems(exc)) from None
+    except UnicodeError:
+        raise INVALID_MESSAGE.error(detail="body: text that is not valid Unicode") from None
 
 
 def _content(

@@ -187,6 +187,8 @@ def _parse(raw: str) -> dict[str, Any]:
         body = json.loads(raw)
     except ValueError:
         raise INVALID_MESSAGE.error(detail="body: not JSON") from None
+    except RecursionError:
+        raise INVALID_MESSAGE.error(detail="body: nested too deeply") from None
     if not isinstance(body, dict):
         raise INVALID_MESSAGE.error(detail="body: must be a JSON object")
     return body

@@ -79,7 +79,7 @@ class MessageTemplate(BaseModel):
         """{"text"?, "blocks"?} with every placeholder filled; ValueError names the bad variable."""
         unknown = sorted(set(variables) - {variable.name for variable in self.variables})
         if unknown:
-            raise ValueError(f"variables.{unknown[0]}: not a variable of template {self.id}")
+            raise ValueError(f"variables.{_shown(unknown[0])}: not a variable of template {self.id}")
         values: dict[str, _Value] = {}
         for variable in self.variables:
             given = variables.get(variable.name)
@@ -107,6 +107,11 @@ class _Value:
     def __init__(self, mrkdwn: str, plain: str) -> None:
         self.mrkdwn = mrkdwn
         self.plain = plain
+
+
+def _shown(name: str) -> str:
+    """A producer's variable name as safe to quote in an error: printable ASCII, short."""
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in name[:64])
 
 
 def _display(variable: TemplateVariable, value: Any) -> _Value:

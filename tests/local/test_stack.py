@@ -235,3 +235,41 @@ def test_the_local_stack_needs_no_network_beyond_loopback(stack):
     for url in (info.api_url, info.aws_endpoint, info.slack_api_url):
         assert url.startswith("http://127.0.0.1:")
     assert sys.modules.get("slack_integration") is not None
+
+
+def test_paused_delivery_keeps_messages_queued_and_resumes_in_order_exactly_once():
+    """DeliveryEnabled=false (the kill switch): producers keep enqueueing, nothing is received,
+    and after resume every message is delivered once, in order."""
+    import boto3
+
+    from slack_integration.producer import NotificationProducer
+
+    local = LocalStack(api_port=0, aws_port=0, slack_port=0, name="paused", parameters={"DeliveryEnabled": "false"})
+    info = local.start()
+    try:
+        assert call(info, "PUT", "/integration/channel", body={"channelId": "C0DEMOALR01"})[0] == 200
+        sqs = boto3.client("sqs", endpoint_url=info.aws_endpoint, region_name=info.region)
+        producer = NotificationProducer(info.queues["SendQueue"], info.queues["ReplyQueue"], sqs=sqs)
+        for n in range(6):
+            producer.send(DEMO_USER, {"text": f"paused {n}"}, internal_message_id=f"paused-{n}")
+        time.sleep(2.5)
+
+        emulator = local._emulator
+        assert [m for m in emulator.messages("C0DEMOALR01") if m["text"].startswith("paused")] == []
+        waiting = sqs.get_queue_attributes(QueueUrl=info.queues["SendQueue"], AttributeNames=["All"])["Attributes"]
+        assert (waiting["ApproximateNumberOfMessages"], waiting["ApproximateNumberOfMessagesNotVisible"]) == ("6", "0")
+
+        local.resume_delivery()
+        expected = [f"paused {n}" for n in range(6)]
+        wait_until(lambda: len([m for m in emulator.messages("C0DEMOALR01") if m["text"].startswith("paused")]) == 6)
+
+        local.pause_delivery()
+        producer.send(DEMO_USER, {"text": "paused 6"}, internal_message_id="paused-6")
+        time.sleep(1.5)
+        local.resume_delivery()
+        expected.append("paused 6")
+        wait_until(lambda: len([m for m in emulator.messages("C0DEMOALR01") if m["text"].startswith("paused")]) == 7)
+        time.sleep(1.0)  # anything posted twice would show now
+        assert [m["text"] for m in emulator.messages("C0DEMOALR01") if m["text"].startswith("paused")] == expected
+    finally:
+        local.stop()

@@ -29,7 +29,7 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
-from local.template import http_routes, load_template, parameter_default, resources
+from local.template import condition_holds, http_routes, load_template, parameter_default, resources
 from slack_integration import dependencies
 from slack_integration.producer import NotificationProducer
 from tests.conftest import (
@@ -199,6 +199,10 @@ def resolve(resource: Any) -> Resource:
     """A policy statement's Resource entry as this test reasons about it."""
     if resource == "*":
         return ("*",)
+    if isinstance(resource, dict) and set(resource) == {"Fn::If"}:
+        # The branch CloudFormation takes with the parameters' defaults (no restored table in use).
+        condition, when_true, when_false = resource["Fn::If"]
+        return resolve(when_true if condition_holds(condition) else when_false)
     if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}:
         logical, attribute = resource["Fn::GetAtt"]
         kind = TEMPLATE_RESOURCES.get(logical, {}).get("Type")

@@ -147,7 +147,7 @@ def test_each_consumer_reads_a_fifo_queue_with_a_fifo_dlq_and_reports_item_failu
     # AWS's guidance for Lambda consumers: visibility at least 6x the function timeout.
     assert queue["VisibilityTimeout"] >= 6 * props["Timeout"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_name, "Arn"]}
-    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    assert dlq["MessageRetentionPeriod"] >= queue["MessageRetentionPeriod"]
     # The consumer dead-letters on the same receive count the redrive policy uses.
     env = props["Environment"]["Variables"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == env["MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}

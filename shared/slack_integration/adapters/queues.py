@@ -3,6 +3,7 @@ the visibility the failure policy chose."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,13 @@ from slack_integration.adapters import aws
 from slack_integration.observability import logger
 
 SQS_BATCH_LIMIT = 10
+# Characters SQS accepts in a message or attribute value; details quoting a producer's field
+# names could hold others, and SQS would refuse the whole dead-lettering.
+_SQS_TEXT = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _sqs_text(value: str) -> str:
+    return _SQS_TEXT.sub("?", value)
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,9 @@ class ConsumerQueues:
             "QueueUrl": self.dead_letter_queue_url,
             "MessageBody": body,
             "MessageAttributes": {
-                name: {"DataType": "String", "StringValue": value[:1024]} for name, value in attributes.items() if value
+                name: {"DataType": "String", "StringValue": _sqs_text(value[:1024])}
+                for name, value in attributes.items()
+                if value
             },
         }
         if self.dead_letter_queue_url.endswith(".fifo"):

@@ -241,7 +241,8 @@ def parse_window(start: str | None, end: str | None, *, now: datetime | None = N
     try:
         end_at = _parse_time(end) if end is not None else (now or datetime.now(UTC))
         start_at = _parse_time(start) if start is not None else end_at - DEFAULT_WINDOW
-    except ValueError:
+        window = _iso(start_at), _iso(end_at)
+    except (ValueError, OverflowError):  # OverflowError: a time at the very ends of the calendar
         raise ServiceError(
             "INVALID_WINDOW",
             "`start` and `end` must be RFC 3339 times with a zone, such as 2026-11-27T00:00:00Z.",
@@ -251,7 +252,7 @@ def parse_window(start: str | None, end: str | None, *, now: datetime | None = N
         raise ServiceError("INVALID_WINDOW", "`start` must be before `end`.", ErrorKind.INVALID_INPUT)
     if end_at - start_at > MAX_WINDOW:
         raise ServiceError("INVALID_WINDOW", "The window can be at most 31 days long.", ErrorKind.INVALID_INPUT)
-    return _iso(start_at), _iso(end_at)
+    return window
 
 
 # RFC 3339 date-time with an offset, as the API documents; fromisoformat alone takes much more.

@@ -58,14 +58,33 @@ class InstallationService:
         return integration
 
     def disconnect(self, user_id: str) -> Integration:
-        """Delete the token and deactivate the integration; its history (mappings) is kept."""
+        """Revoke the token at Slack, delete it, and deactivate the integration; its history
+        (mappings, delivery records) is kept.
+
+        A token Slack already refuses (revoked, expired, workspace gone) or one we no longer hold
+        needs no revoking. If Slack cannot be reached, nothing is changed and the error is raised,
+        so the operator can run it again: deleting first would leave a live token we can no
+        longer revoke.
+        """
         integration = self._integrations.get_by_user(user_id)
         if integration is None:
             raise INTEGRATION_NOT_FOUND.error()
+        self._revoke(integration)
         self._tokens.delete(integration.id)
         updated = self._integrations.deactivate(integration)
         logger.info("Slack workspace disconnected", extra={"integration_id": integration.id})
         return updated
+
+    def _revoke(self, integration: Integration) -> None:
+        try:
+            token = self._tokens.get(integration.id, refresh=True)
+            self._slack.call_with_token(token, lambda client, value: client.auth_revoke(token=value))
+        except ServiceError as err:
+            if not err.needs_reconnect:
+                raise
+            logger.info("Token already unusable at Slack; nothing to revoke", extra={"code": err.code})
+        else:
+            logger.info("Bot token revoked at Slack", extra={"integration_id": integration.id})
 
     def _verify(self, bot_token: SecretStr) -> dict[str, str]:
         answer = self._slack.call_with_token(bot_token, lambda client, token: client.auth_test(token=token))

@@ -10,6 +10,7 @@ Delivery keys name what must happen at most once:
   send|<integration>|key|<idempotencyKey>      an untracked message with a producer key
   send|<integration>|key|sqs:<SQS message id>  otherwise: SQS redelivery of this one message
   reply|<integration>|<internalMessageId>|<idempotencyKey or sqs:<SQS message id>>
+(each part percent-encoded, so a "|" inside an id cannot make two deliveries one).
 When a part is dead-lettered, its DLQ body carries the key it used (and, for a reply, the user it
 was for), so redriving it from the DLQ continues the same delivery instead of starting a new one.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
@@ -75,9 +77,9 @@ class MessagingService:
             raise INTEGRATION_NOT_FOUND.error()
         idempotency_key = request.idempotency_key or f"sqs:{meta.message_id}"
         if request.internal_message_id:
-            key = f"send|{integration.id}|msg|{request.internal_message_id}"
+            key = delivery_key("send", integration.id, "msg", request.internal_message_id)
         else:
-            key = f"send|{integration.id}|key|{idempotency_key}"
+            key = delivery_key("send", integration.id, "key", idempotency_key)
         retry_body = body if request.internal_message_id else {**body, "idempotencyKey": idempotency_key}
         content = request.content(_enqueued(meta))
         delivery: Delivery | None = None
@@ -148,7 +150,7 @@ class MessagingService:
         content = request.content(_enqueued(meta))
         failures: list[PartFailed] = []
         for mapping in targets:
-            key = f"reply|{mapping.integration_id}|{internal_id}|{idempotency_key}"
+            key = delivery_key("reply", mapping.integration_id, internal_id, idempotency_key)
             # Redriven from the DLQ, this body retries exactly this thread, as the same delivery.
             part_body = {**body, "userId": mapping.user_id, "idempotencyKey": idempotency_key}
             integration = scoped_to or self._integrations.get_by_user(mapping.user_id)
@@ -212,11 +214,20 @@ class MessagingService:
         )
 
 
+def delivery_key(*parts: str) -> str:
+    """Parts joined by "|", each percent-encoded: ids and keys may contain "|" themselves, and
+    ("a|a", "a") must never name the same delivery as ("a", "a|a")."""
+    return "|".join(quote(part, safe="") for part in parts)
+
+
 def _validated(model: type[M], body: dict[str, Any]) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         raise INVALID_MESSAGE.error(detail=validation_problems(exc)) from None
+    except UnicodeError:
+        # A lone surrogate in a field name, which JSON allows and UTF-8 does not.
+        raise INVALID_MESSAGE.error(detail="body: text that is not valid Unicode") from None
 
 
 def _enqueued(meta: RecordMeta) -> datetime:
