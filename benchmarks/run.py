@@ -60,8 +60,16 @@ spec = importlib.util.spec_from_file_location("app", {app!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 imported = time.perf_counter()
-from local.lambda_events import LambdaContext
-answer = module.lambda_handler(json.loads(sys.stdin.read()), LambdaContext(function_name={name!r}, remaining_ms=60000))
+class Context:  # what Powertools reads from Lambda's context (kept here: no extra imports)
+    function_name = {name!r}
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + {name!r}
+    aws_request_id = "cold-start"
+    log_group_name = log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 60000
+answer = module.lambda_handler(json.loads(sys.stdin.read()), Context())
 served = time.perf_counter()
 status = answer.get("statusCode", 200) if isinstance(answer, dict) else 200
 failures = len(answer.get("batchItemFailures", [])) if isinstance(answer, dict) else 0
@@ -415,6 +423,26 @@ def report(
         "logging around the same single Slack call.",
         "",
     ]
+    misses = []
+    if any(row["ratio"] > 1.3 for row in cold):
+        misses.append(
+            "- **Cold start above 1.3.** Importing a handler is now close to the baseline (services are "
+            "imported by the factory that needs them; with tracing off, Powertools' tracer gets a no-op "
+            "provider instead of loading the X-Ray SDK, ~100 ms). What remains is serving the first event: "
+            "creating the boto3 clients (service models load on first use), the first round trips to "
+            "DynamoDB, Secrets Manager and Slack, and building the pydantic models. A process that only "
+            "imports cannot be matched by one that also connects. With TracingMode=Active in Lambda, add "
+            "the X-Ray SDK."
+        )
+    if tp["ratio"] and tp["ratio"] > 1.2:
+        misses.append(
+            "- **Throughput above 1.2x the floor.** Retry-After is whole seconds, and after a burst a "
+            "channel posts again only when its FIFO group becomes visible and is received again; the local "
+            "stack also runs one invocation at a time where Lambda runs groups in parallel. Nothing is "
+            "lost or duplicated."
+        )
+    if misses:
+        lines += ["## Goals not met, and why", "", *misses, ""]
     return "\n".join(lines)
 
 
