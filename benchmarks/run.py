@@ -296,7 +296,7 @@ def throughput(stack: LocalStack, messages: int, channels: int, per_second: floa
     assert info is not None and emulator is not None and stack.runtime is not None
     users = []
     for n in range(channels):
-        team, token, user = f"T0BENCH{n:03d}", f"xoxb-bench-{n:03d}-tttttttttttt", f"bench-user-{n}"
+        team, token, user = f"T0BENCH{n:03d}", f"xoxb-test-bench-{n:03d}-tttttttttttt", f"bench-user-{n}"
         emulator.add_workspace(team, f"Bench {n}", bot_user_id=f"U0BENCH{n:03d}", bot_id=f"B0BENCH{n:03d}")
         emulator.add_token(token, team)
         channel = emulator.add_channel(team, "bench", is_member=True)

@@ -271,7 +271,7 @@ def test_an_invalid_message_is_refused_and_nothing_is_enqueued(aws, producer, ca
 
 
 def test_an_invalid_message_detail_does_not_echo_the_message(producer):
-    secret = "xoxb-9999-8888-" + "p" * 60
+    secret = "xoxb-test-not-a-real-token-" + "p" * 60
 
     with pytest.raises(ServiceError) as raised:
         producer.send(USER_ID, {"text": secret * 700})

@@ -21,7 +21,7 @@ from slack_integration.models.messages import (
 )
 from tests.support.events import sample
 
-SECRET = "xoxb-1234567890-0987654321-" + "s3cr3tS3cr3t" * 8
+SECRET = "xoxb-test-not-a-real-token-" + "fake" * 24
 
 
 def _body(event: str) -> dict[str, Any]:
