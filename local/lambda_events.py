@@ -74,6 +74,21 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     return {"Records": records}
 
 
+def delete_settled(sqs: Any, queue_url: str, messages: list[dict[str, Any]], answer: dict[str, Any] | None) -> int:
+    """What Lambda's event source mapping does after an invocation with ReportBatchItemFailures:
+    delete every record the function did not report as failed; the rest stay, with whatever
+    visibility the function gave them. Returns how many were deleted."""
+    failed = {item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])}
+    done = [
+        {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+        for index, message in enumerate(messages)
+        if message["MessageId"] not in failed
+    ]
+    if done:
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
+    return len(done)
+
+
 def http_api_event(
     *,
     method: str,

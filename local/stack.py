@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local import dev_jwt
-from local.lambda_events import LambdaContext, http_api_event, schedule_event, sqs_event
+from local.lambda_events import LambdaContext, delete_settled, http_api_event, schedule_event, sqs_event
 from local.template import (
     ROOT,
     condition_holds,
@@ -340,14 +340,7 @@ class _Poller(threading.Thread):
             # A failed invocation leaves the whole batch to come back after its visibility timeout.
             traceback.print_exc()
             return
-        failed = {item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])}
-        done = [
-            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-            for index, message in enumerate(messages)
-            if message["MessageId"] not in failed
-        ]
-        if done:
-            self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=done)
+        delete_settled(self._sqs, self._queue_url, messages, answer)
         self.batches += 1
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import SecretStr
 
 # Before anything imports boto3 clients or Powertools: no real AWS, no tracing, a fixed region.
 os.environ.update(
@@ -45,6 +46,7 @@ BOT_TOKEN = "xoxb-test-acme-0001-aaaaaaaaaaaa"
 OTHER_TEAM_ID = "T0GLOBEX01"
 OTHER_TOKEN = "xoxb-test-globex-0001-bbbbbbbbbbbb"
 USER_ID = "user-1"
+OTHER_USER = "user-2"
 SECRET_PREFIX = "buster/slack/bot-token/"
 
 
@@ -142,6 +144,19 @@ def notification_channel(connected: Any, workspace: Workspace) -> dict[str, Any]
     channel = workspace.channels["general"]
     selection = ChannelSelection.model_validate({"channelId": channel["id"]})
     dependencies.channel_service().set_notification_channel(USER_ID, selection)
+    return channel
+
+
+@pytest.fixture
+def second_user(aws: dict[str, Any], slack: SlackEmulator, other_workspace: Workspace) -> dict[str, Any]:
+    """OTHER_USER connected Globex's workspace and picked #globex-ops (the real install and set paths)."""
+    from slack_integration.models.api import ChannelSelection
+
+    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
+    channel = other_workspace.channels["globex-ops"]
+    dependencies.channel_service().set_notification_channel(
+        OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
+    )
     return channel
 
 

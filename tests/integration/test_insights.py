@@ -11,30 +11,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from slack_integration import admin, dependencies
+from slack_integration import admin
 from slack_integration.errors import ServiceError
-from slack_integration.models.api import ChannelSelection
 from slack_integration.services.insights import compute_stats, parse_window
-from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, USER_ID
+from tests.conftest import BOT_TOKEN, OTHER_USER, USER_ID
 from tests.integration.test_send import deliveries, mappings, release_handed_back
 from tests.support.sqs import dead_letters
 
-OTHER_USER = "user-2"
 PLUS_TWO = timezone(timedelta(hours=2))
 WINDOW = ("2026-11-26T00:00:00.000Z", "2026-11-27T00:00:00.000Z")
-
-
-@pytest.fixture
-def second_user(aws, slack, other_workspace):
-    """user-2 connected to Globex with #globex-ops as notification channel."""
-    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
-    channel = other_workspace.channels["globex-ops"]
-    dependencies.channel_service().set_notification_channel(
-        OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
-    )
-    return channel
 
 
 @pytest.fixture

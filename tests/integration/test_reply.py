@@ -11,21 +11,9 @@ from pydantic import SecretStr
 
 from slack_integration import dependencies
 from slack_integration.models.api import ChannelSelection
-from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, USER_ID, get_integration_item
+from tests.conftest import BOT_TOKEN, OTHER_TOKEN, OTHER_USER, USER_ID, get_integration_item
 from tests.integration.test_send import deliveries, enqueue_raw, mappings, outcomes, release_handed_back
 from tests.support.sqs import counts, dead_letters
-
-OTHER_USER = "user-2"
-
-
-@pytest.fixture
-def second_user(aws, slack, other_workspace):
-    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
-    channel = other_workspace.channels["globex-ops"]
-    dependencies.channel_service().set_notification_channel(
-        OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
-    )
-    return channel
 
 
 @pytest.fixture

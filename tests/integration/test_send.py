@@ -10,16 +10,12 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from pydantic import SecretStr
 from slack_sdk import WebClient
 
 from slack_integration import dependencies
-from slack_integration.models.api import ChannelSelection
 from slack_integration.services.delivery import METADATA_EVENT_TYPE, delivery_digest
-from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, USER_ID, get_integration_item
+from tests.conftest import BOT_TOKEN, OTHER_USER, USER_ID, get_integration_item
 from tests.support.sqs import QueuePoller, counts, dead_letters
-
-OTHER_USER = "user-2"
 
 
 def _items(aws: dict[str, Any], table: str) -> list[dict[str, Any]]:
@@ -69,17 +65,6 @@ def visibility_of(aws: dict[str, Any], poller: QueuePoller) -> float:
             return time.monotonic() - start
         time.sleep(0.1)
     return float("inf")
-
-
-@pytest.fixture
-def second_user(aws, slack, other_workspace):
-    """user-2 connected to Globex with #globex-ops as notification channel."""
-    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
-    channel = other_workspace.channels["globex-ops"]
-    dependencies.channel_service().set_notification_channel(
-        OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
-    )
-    return channel
 
 
 # -- the happy path ------------------------------------------------------------------------------

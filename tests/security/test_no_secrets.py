@@ -17,11 +17,10 @@ from slack_integration import dependencies
 from slack_integration.errors import ServiceError
 from slack_integration.models.api import ChannelSelection
 from slack_integration.services.delivery import RecordMeta, Undelivered
-from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, TEAM_ID, TEAM_NAME, USER_ID
+from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, OTHER_USER, TEAM_ID, TEAM_NAME, USER_ID
 from tests.support.events import HttpAnswer
 from tests.support.sqs import dead_letters
 
-OTHER_USER = "user-2"
 TOKENS = (BOT_TOKEN, OTHER_TOKEN)
 UNKNOWN_TOKEN = "xoxb-test-nobody-0009-zzzzzzzzzzzz"  # a token Slack has never issued (invalid_auth)
 
@@ -33,16 +32,6 @@ def tokens_in(text: str) -> list[str]:
 
 def answer_text(answer: HttpAnswer) -> str:
     return json.dumps(answer.body) + json.dumps(answer.headers)
-
-
-@pytest.fixture
-def second_user(aws, slack, other_workspace) -> dict[str, Any]:
-    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
-    channel = other_workspace.channels["globex-ops"]
-    dependencies.channel_service().set_notification_channel(
-        OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
-    )
-    return channel
 
 
 @pytest.fixture

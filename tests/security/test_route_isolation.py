@@ -17,15 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from local.template import http_routes
-from slack_integration import dependencies
-from slack_integration.models.api import ChannelSelection
-from tests.conftest import OTHER_TEAM_ID, OTHER_TOKEN, TEAM_ID, TEAM_NAME, USER_ID, get_integration_item
+from tests.conftest import OTHER_USER, TEAM_ID, TEAM_NAME, USER_ID, get_integration_item
 from tests.support.events import HttpAnswer, http_event
 
-OTHER_USER = "user-2"
 ROUTES = http_routes()
 ACME_ONLY_ID = "acme-launch-1"
 GLOBEX_ONLY_ID = "globex-weekly"
@@ -114,17 +110,6 @@ def test_a_user_id_claimed_outside_the_token_is_ignored(method, path, aws, works
 
 
 # -- two users, two workspaces --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def second_user(aws, slack, other_workspace) -> dict[str, Any]:
-    """user-2 connected Globex's workspace and picked #globex-ops (the real install and set paths)."""
-    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
-    channel = other_workspace.channels["globex-ops"]
-    dependencies.channel_service().set_notification_channel(
-        OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
-    )
-    return channel
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.lambda_events import LambdaContext, sqs_event
+from local.lambda_events import LambdaContext, delete_settled, sqs_event
 
 
 @dataclass
@@ -59,14 +59,7 @@ class QueuePoller:
         event = lambda_event(messages, self.queue_arn)
         self.last_event = event  # kept even when the invocation dies, as SQS keeps the messages
         poll = Poll(event, self.invoke(event, remaining_ms=remaining_ms))
-        failed = set(poll.failed)
-        done = [
-            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-            for index, message in enumerate(messages)
-            if message["MessageId"] not in failed
-        ]
-        if done:
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+        delete_settled(self.sqs, self.queue_url, messages, poll.response)
         self.history.append(poll)
         return poll
 

@@ -58,6 +58,21 @@ def from_ddb(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
+class DynamoTable:
+    """Base of the table adapters: the table's name and a DynamoDB client made on first use (a
+    cold start that never touches this table never creates it; tests may pass their own)."""
+
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self._table = table_name
+        self._client = dynamodb
+
+    @property
+    def _ddb(self) -> Any:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+
 def error_code(exc: BaseException) -> str | None:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code"))

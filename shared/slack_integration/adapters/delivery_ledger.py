@@ -83,17 +83,10 @@ class Claim:
     started_at: float
 
 
-class DeliveryLedger:
+class DeliveryLedger(aws.DynamoTable):
     def __init__(self, table_name: str, ttl_days: int, dynamodb: Any = None) -> None:
-        self._table = table_name
+        super().__init__(table_name, dynamodb)
         self._ttl_seconds = ttl_days * 86_400
-        self._client = dynamodb
-
-    @property
-    def _ddb(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
 
     def claim(self, key: str, facts: dict[str, Any], *, sqs_message_id: str, lease_until: float) -> Claim:
         """Take the lease for one attempt, unless the delivery is done, dead-lettered by this very

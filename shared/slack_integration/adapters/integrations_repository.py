@@ -16,17 +16,7 @@ _to_ddb = aws.to_ddb
 _from_ddb = aws.from_ddb
 
 
-class IntegrationsRepository:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self._table = table_name
-        self._client = dynamodb
-
-    @property
-    def _ddb(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
-
+class IntegrationsRepository(aws.DynamoTable):
     def get_by_user(self, user_id: str) -> Integration | None:
         try:
             answer = self._ddb.get_item(TableName=self._table, Key={"userId": {"S": user_id}}, ConsistentRead=True)

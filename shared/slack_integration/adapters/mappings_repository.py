@@ -28,29 +28,10 @@ class MessageMapping(BaseModel):
     expires_at: int  # epoch seconds: DynamoDB TTL removes the mapping after the reply window
 
 
-class MappingsRepository:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self._table = table_name
-        self._client = dynamodb
-
-    @property
-    def _ddb(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
-
+class MappingsRepository(aws.DynamoTable):
     def put_request(self, mapping: MessageMapping) -> dict[str, Any]:
         """The mapping as a Put of a DynamoDB transaction (see DeliveryLedger.delivered)."""
         return {"TableName": self._table, "Item": aws.to_ddb(mapping.model_dump(by_alias=True, exclude_none=True))}
-
-    def put(self, mapping: MessageMapping) -> None:
-        # Unconditional: the delivery ledger already guarantees one post per key, and rewriting
-        # the same mapping after a verified retry is harmless.
-        item = mapping.model_dump(by_alias=True, exclude_none=True)
-        try:
-            self._ddb.put_item(TableName=self._table, Item=aws.to_ddb(item))
-        except (BotoCoreError, ClientError) as exc:
-            raise aws.unavailable(exc, "PutItem mappings") from exc
 
     def get(self, internal_message_id: str, integration_id: str) -> MessageMapping | None:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
@@ -127,15 +127,19 @@ class TemplateRef(BaseModel):
 
     name: str = Field(min_length=1, max_length=64)
     variables: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    # Rendered once, while validating; the consumer posts that same rendering.
+    _rendered: SlackMessage | None = PrivateAttr(default=None)
 
     def render(self) -> SlackMessage:
-        from slack_integration.templates import render_template
-
-        return SlackMessage.model_validate(render_template(self.name, self.variables))
+        assert self._rendered is not None  # set by validation, which every instance goes through
+        return self._rendered
 
     @model_validator(mode="after")
     def _renders(self) -> TemplateRef:
-        self.render()  # a missing or mistyped variable is refused now, naming it
+        from slack_integration.templates import render_template
+
+        # A missing or mistyped variable is refused now, naming it.
+        self._rendered = SlackMessage.model_validate(render_template(self.name, self.variables))
         return self
 
 
