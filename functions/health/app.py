@@ -6,7 +6,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_integration import dependencies
-from slack_integration.config import get_settings
 from slack_integration.observability import logger, metrics, tracer
 
 
@@ -14,8 +13,9 @@ from slack_integration.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    settings = get_settings()
-    result = dependencies.health_service().sweep(
+    services = dependencies.current()
+    settings = services.settings
+    result = services.health.sweep(
         deadline=time.time() + context.get_remaining_time_in_millis() / 1000,
         concurrency=settings.health_concurrency,
         page_size=settings.health_page_size,

@@ -13,7 +13,7 @@ app = create_app()
 
 @app.get("/integration/channels")
 def list_channels() -> ChannelList:
-    return dependencies.channel_service().list_channels(caller_user_id(app))
+    return dependencies.current().channels.list_channels(caller_user_id(app))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

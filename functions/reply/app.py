@@ -11,4 +11,4 @@ from slack_integration.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return dependencies.reply_consumer().handle(event, context)
+    return dependencies.current().reply_consumer.handle(event, context)

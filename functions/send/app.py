@@ -11,4 +11,4 @@ from slack_integration.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return dependencies.send_consumer().handle(event, context)
+    return dependencies.current().send_consumer.handle(event, context)

@@ -16,12 +16,12 @@ app = create_app()
 
 @app.put("/integration/channel")
 def set_channel(selection: Annotated[ChannelSelection, Body()]) -> ChannelSetAnswer:
-    return dependencies.channel_service().set_notification_channel(caller_user_id(app), selection)
+    return dependencies.current().channels.set_notification_channel(caller_user_id(app), selection)
 
 
 @app.get("/integration/channel")
 def get_channel() -> NotificationChannelAnswer:
-    return dependencies.channel_service().get_notification_channel(caller_user_id(app))
+    return dependencies.current().channels.get_notification_channel(caller_user_id(app))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

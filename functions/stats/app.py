@@ -25,7 +25,7 @@ def stats(
         str | None, Query(description="RFC 3339; default now; at most 31 days", json_schema_extra=_DATE_TIME)
     ] = None,
 ) -> MessagingStats:
-    return dependencies.stats_service().for_user(caller_user_id(app), start, end)
+    return dependencies.current().stats.for_user(caller_user_id(app), start, end)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

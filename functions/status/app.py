@@ -13,7 +13,7 @@ app = create_app()
 
 @app.get("/integration/status")
 def status() -> CapabilityStatus:
-    return dependencies.capability_service().status(caller_user_id(app))
+    return dependencies.current().status.status(caller_user_id(app))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -19,7 +19,7 @@ def thread(
     internal_message_id: Annotated[str, Path(min_length=1, max_length=256)],
     slack: Annotated[bool, Query(description="Also read the thread from Slack (cached, rate-limited)")] = False,
 ) -> ThreadAnswer:
-    return dependencies.thread_service().thread(caller_user_id(app), internal_message_id, include_slack=slack)
+    return dependencies.current().threads.thread(caller_user_id(app), internal_message_id, include_slack=slack)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

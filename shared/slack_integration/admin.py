@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -27,8 +26,8 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from slack_integration import dependencies
-from slack_integration.config import ConfigError, get_settings
-from slack_integration.errors import INTEGRATION_NOT_FOUND, ServiceError
+from slack_integration.config import ConfigError, queue_urls
+from slack_integration.errors import ServiceError
 from slack_integration.models.integration import Integration
 from slack_integration.observability import logger
 
@@ -64,16 +63,14 @@ def _print(integration: Integration, out: TextIO) -> None:
 
 def _health(user_id: str | None, out: TextIO) -> None:
     if user_id is None:
-        settings = get_settings()
-        result = dependencies.health_service().sweep(
+        settings = dependencies.current().settings
+        result = dependencies.current().health.sweep(
             deadline=time.time() + 3600, concurrency=settings.health_concurrency, page_size=settings.health_page_size
         )
         out.write(json.dumps(result.summary(), sort_keys=True) + "\n")
         return
-    integration = dependencies.integrations().get_by_user(user_id)
-    if integration is None:
-        raise INTEGRATION_NOT_FOUND.error()
-    report = dependencies.health_service().check(integration)
+    integration = dependencies.current().integrations.require(user_id)
+    report = dependencies.current().health.check(integration)
     answer = {
         "userId": user_id,
         "status": report.status.value,
@@ -88,12 +85,14 @@ def _health(user_id: str | None, out: TextIO) -> None:
 def _redrive(args: argparse.Namespace, out: TextIO) -> None:
     from slack_integration.redrive import redrive
 
-    prefix = args.queue.upper()
-    queue_url, dlq_url = os.environ.get(f"{prefix}_QUEUE_URL"), os.environ.get(f"{prefix}_DLQ_URL")
-    if not queue_url or not dlq_url:
-        raise ConfigError(f"{prefix}_QUEUE_URL and {prefix}_DLQ_URL are needed (the stack outputs give them)")
+    urls = queue_urls(args.queue.upper(), dead_letter=True)
+    assert urls.dead_letter_queue_url is not None
     report = redrive(
-        dlq_url, queue_url, codes=set(args.code) if args.code else None, dry_run=args.dry_run, limit=args.limit
+        urls.dead_letter_queue_url,
+        urls.queue_url,
+        codes=set(args.code) if args.code else None,
+        dry_run=args.dry_run,
+        limit=args.limit,
     )
     out.write(json.dumps(report.summary(), sort_keys=True) + "\n")
 
@@ -108,14 +107,14 @@ def _read_token(value: str, stdin: TextIO) -> SecretStr:
 def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     try:
-        get_settings()
+        services = dependencies.current()  # validates the environment first
         if args.command == "connect":
             token = _read_token(args.bot_token, stdin)
-            _print(dependencies.installation_service().connect(args.user_id, args.team_id, args.team_name, token), out)
+            _print(services.installation.connect(args.user_id, args.team_id, args.team_name, token), out)
         elif args.command == "disconnect":
-            _print(dependencies.installation_service().disconnect(args.user_id), out)
+            _print(services.installation.disconnect(args.user_id), out)
         elif args.command == "stats":
-            service = dependencies.stats_service()
+            service = services.stats
             if args.user_id:
                 stats = service.for_user(args.user_id, args.start, args.end)
             else:
@@ -126,13 +125,14 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, out: Text
         elif args.command == "redrive":
             _redrive(args, out)
         else:
-            for integration in dependencies.integrations().scan():
+            for integration in services.integrations.scan():
                 _print(integration, out)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ServiceError as exc:
-        print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+        detail = f": {exc.detail}" if exc.detail else ""
+        print(f"error: {exc.message} ({exc.code}){detail}", file=sys.stderr)
         return 1
     return 0
 

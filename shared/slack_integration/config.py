@@ -1,14 +1,14 @@
-"""The service's configuration: one pydantic model read from the environment at cold start.
+"""The service's configuration: pydantic models read from the environment at cold start.
 
-template.yaml declares every variable; tests and the admin command set the same ones. A missing
-or malformed variable fails fast with a message naming it, instead of a KeyError mid-request.
+This is the only module of the layer that reads the environment. template.yaml declares every
+variable; tests and the admin command set the same ones. A missing or malformed variable fails
+fast with a message naming it, instead of a KeyError mid-request.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -56,6 +56,19 @@ class Settings(BaseModel):
     # GET /integration/status and the optional Slack view of a thread are cached this long.
     status_cache_seconds: int = Field(alias="STATUS_CACHE_SECONDS", default=60, ge=0, le=3600)
 
+    def consumer(self) -> ConsumerSettings:
+        """What a queue consumer needs beyond the rest; ConfigError when its queues are not set."""
+        if not self.queue_url or not self.dead_letter_queue_url:
+            raise ConfigError(
+                "Invalid configuration: QUEUE_URL and DEAD_LETTER_QUEUE_URL are required by the consumers"
+            )
+        return ConsumerSettings(
+            queue_url=self.queue_url,
+            dead_letter_queue_url=self.dead_letter_queue_url,
+            max_receive_count=self.max_receive_count,
+            reply_grace_seconds=self.reply_grace_seconds,
+        )
+
     @field_validator("slack_api_url")
     @classmethod
     def _ends_with_slash(cls, value: str) -> str:
@@ -63,6 +76,34 @@ class Settings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
+
+
+class ConsumerSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    queue_url: str
+    dead_letter_queue_url: str
+    max_receive_count: int
+    reply_grace_seconds: int
+
+
+class QueueUrls(BaseModel):
+    """The queues a producer or an operator command talks to (the stack's outputs give them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue_url: str = Field(min_length=1)
+    dead_letter_queue_url: str | None = None
+
+
+def queue_urls(prefix: str, environ: Mapping[str, str] | None = None, *, dead_letter: bool = False) -> QueueUrls:
+    """`<PREFIX>_QUEUE_URL` (and `<PREFIX>_DLQ_URL` when `dead_letter`), e.g. SEND_QUEUE_URL."""
+    env = os.environ if environ is None else environ
+    queue, dlq = env.get(f"{prefix}_QUEUE_URL"), env.get(f"{prefix}_DLQ_URL")
+    if not queue or (dead_letter and not dlq):
+        needed = f"{prefix}_QUEUE_URL and {prefix}_DLQ_URL are" if dead_letter else f"{prefix}_QUEUE_URL is"
+        raise ConfigError(f"{needed} needed (the stack outputs give them)")
+    return QueueUrls(queue_url=queue, dead_letter_queue_url=dlq)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,9 +117,3 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             name = str(err["loc"][0]) if err["loc"] else "?"
             problems.append(f"{name} ({'missing' if err['type'] == 'missing' else err['msg']})")
         raise ConfigError("Invalid configuration: " + ", ".join(problems)) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, validated once per Lambda container."""
-    return load_settings()

@@ -1,191 +1,192 @@
-"""Builds the services from the settings, lazily and once per Lambda container.
+"""The composition root: one `Container` builds every service from one `Settings`, lazily.
 
-Handlers call these at request time, not import time, so a cold start pays only for what the
-invocation uses, and warm invocations reuse the boto3 clients, the WebClient and the token cache.
-Each factory imports its own modules: a function imports only the services it calls (the
-channel list never loads the queue consumer, the send consumer never loads the stats).
+Each service is a `cached_property`, so an invocation builds only what it uses and builds it
+once; each property imports its own modules, so a cold start pays only for the services the
+function calls (the channel list never loads the queue consumer, the send consumer never loads
+the stats). A Lambda container uses one `Container` for its life (`current()`): warm
+invocations reuse its boto3 clients, WebClients and token cache. Tests and the local stack, which
+run several functions (each with its own environment) in one process, build one per function
+and switch between them with `use()`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
+import contextlib
+from collections.abc import Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from slack_integration.config import ConfigError, get_settings
+from slack_integration.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from slack_integration.adapters.delivery_ledger import DeliveryLedger
     from slack_integration.adapters.integrations_repository import IntegrationsRepository
     from slack_integration.adapters.mappings_repository import MappingsRepository
+    from slack_integration.adapters.queues import ConsumerQueues
     from slack_integration.adapters.slack_client import SlackGateway
     from slack_integration.adapters.token_store import TokenStore
-    from slack_integration.queue_consumer import QueueConsumer
+    from slack_integration.queue_consumer import QueueConsumer, RecordHandler
     from slack_integration.services.channels import ChannelService
-    from slack_integration.services.health import HealthService
-    from slack_integration.services.insights import CapabilityService, StatsService, ThreadService
-    from slack_integration.services.installation import InstallationService
-    from slack_integration.services.messaging import MessagingService
-
-
-@cache
-def integrations() -> IntegrationsRepository:
-    from slack_integration.adapters.integrations_repository import IntegrationsRepository
-
-    return IntegrationsRepository(get_settings().integrations_table)
-
-
-@cache
-def tokens() -> TokenStore:
-    from slack_integration.adapters.token_store import TokenStore
-
-    settings = get_settings()
-    return TokenStore(settings.token_secret_prefix, settings.token_cache_seconds)
-
-
-@cache
-def slack_reads() -> SlackGateway:
-    from slack_integration.adapters.slack_client import SlackGateway, build_web_client
-
-    settings = get_settings()
-    return SlackGateway(
-        tokens(),
-        lambda: build_web_client(settings.slack_api_url, settings.slack_timeout_seconds, idempotent_calls=True),
-    )
-
-
-@cache
-def slack_posts() -> SlackGateway:
-    """chat.postMessage only: no retry handlers (a resent post could be a duplicate post)."""
-    from slack_integration.adapters.slack_client import SlackGateway, build_web_client
-
-    settings = get_settings()
-    return SlackGateway(
-        tokens(),
-        lambda: build_web_client(settings.slack_api_url, settings.slack_timeout_seconds, idempotent_calls=False),
-    )
-
-
-@cache
-def mappings() -> MappingsRepository:
-    from slack_integration.adapters.mappings_repository import MappingsRepository
-
-    return MappingsRepository(get_settings().mappings_table)
-
-
-@cache
-def ledger() -> DeliveryLedger:
-    from slack_integration.adapters.delivery_ledger import DeliveryLedger
-
-    settings = get_settings()
-    return DeliveryLedger(settings.deliveries_table, settings.delivery_ttl_days)
-
-
-@cache
-def messaging_service() -> MessagingService:
     from slack_integration.services.delivery import DeliveryService
-    from slack_integration.services.messaging import MessagingService
-
-    delivery = DeliveryService(ledger(), integrations(), slack_posts(), slack_reads())
-    return MessagingService(integrations(), mappings(), ledger(), delivery, get_settings().mapping_ttl_days)
-
-
-def _consumer(name: str, handler: Callable[..., None]) -> QueueConsumer:
-    from slack_integration.adapters.queues import ConsumerQueues
-    from slack_integration.queue_consumer import QueueConsumer
-    from slack_integration.queue_policy import RetryBudget
-
-    settings = get_settings()
-    if not settings.queue_url or not settings.dead_letter_queue_url:
-        raise ConfigError("Invalid configuration: QUEUE_URL and DEAD_LETTER_QUEUE_URL are required by the consumers")
-    return QueueConsumer(
-        name,
-        handler,
-        ConsumerQueues(settings.queue_url, settings.dead_letter_queue_url),
-        RetryBudget(settings.max_receive_count, settings.reply_grace_seconds),
-    )
-
-
-@cache
-def send_consumer() -> QueueConsumer:
-    return _consumer("send", messaging_service().send)
-
-
-@cache
-def reply_consumer() -> QueueConsumer:
-    return _consumer("reply", messaging_service().reply)
-
-
-@cache
-def health_service() -> HealthService:
     from slack_integration.services.health import HealthService
-
-    return HealthService(integrations(), slack_reads())
-
-
-@cache
-def capability_service() -> CapabilityService:
-    from slack_integration.services.insights import CapabilityService
-
-    return CapabilityService(integrations(), health_service(), get_settings().status_cache_seconds)
-
-
-@cache
-def thread_service() -> ThreadService:
-    from slack_integration.services.insights import ThreadService
-
-    return ThreadService(integrations(), mappings(), ledger(), slack_reads(), get_settings().status_cache_seconds)
-
-
-@cache
-def stats_service() -> StatsService:
-    from slack_integration.services.insights import StatsService
-
-    return StatsService(integrations(), ledger())
-
-
-@cache
-def channel_service() -> ChannelService:
-    from slack_integration.services.channels import ChannelService
-
-    return ChannelService(integrations(), slack_reads())
-
-
-@cache
-def installation_service() -> InstallationService:
     from slack_integration.services.installation import InstallationService
+    from slack_integration.services.reply import ReplyService
+    from slack_integration.services.send import SendService
+    from slack_integration.services.stats import StatsService
+    from slack_integration.services.status import StatusService
+    from slack_integration.services.thread import ThreadService
 
-    return InstallationService(integrations(), tokens(), slack_reads())
+
+class Container:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # -- adapters ----------------------------------------------------------------------------
+
+    @cached_property
+    def integrations(self) -> IntegrationsRepository:
+        from slack_integration.adapters.integrations_repository import IntegrationsRepository
+
+        return IntegrationsRepository(self.settings.integrations_table)
+
+    @cached_property
+    def tokens(self) -> TokenStore:
+        from slack_integration.adapters.token_store import TokenStore
+
+        return TokenStore(self.settings.token_secret_prefix, self.settings.token_cache_seconds)
+
+    @cached_property
+    def slack(self) -> SlackGateway:
+        from slack_integration.adapters.slack_client import SlackGateway
+
+        return SlackGateway(self.tokens, self.settings.slack_api_url, self.settings.slack_timeout_seconds)
+
+    @cached_property
+    def mappings(self) -> MappingsRepository:
+        from slack_integration.adapters.mappings_repository import MappingsRepository
+
+        return MappingsRepository(self.settings.mappings_table, self.settings.mapping_ttl_days)
+
+    @cached_property
+    def ledger(self) -> DeliveryLedger:
+        from slack_integration.adapters.delivery_ledger import DeliveryLedger
+
+        return DeliveryLedger(self.settings.deliveries_table, self.settings.delivery_ttl_days, self.mappings)
+
+    # -- messaging ---------------------------------------------------------------------------
+
+    @cached_property
+    def delivery(self) -> DeliveryService:
+        from slack_integration.services.delivery import DeliveryService
+
+        return DeliveryService(self.ledger, self.integrations, self.slack)
+
+    @cached_property
+    def queues(self) -> ConsumerQueues:
+        """The queue this function consumes, and its DLQ (ConfigError when they are not set)."""
+        from slack_integration.adapters.queues import ConsumerQueues
+
+        consumer = self.settings.consumer()
+        return ConsumerQueues(consumer.queue_url, consumer.dead_letter_queue_url)
+
+    @cached_property
+    def send(self) -> SendService:
+        from slack_integration.services.send import SendService
+
+        return SendService(self.integrations, self.delivery)
+
+    @cached_property
+    def reply(self) -> ReplyService:
+        from slack_integration.services.reply import ReplyService
+
+        return ReplyService(
+            self.integrations, self.mappings, self.ledger, self.delivery, lambda copies: self.queues.enqueue(copies)
+        )
+
+    @cached_property
+    def send_consumer(self) -> QueueConsumer:
+        return self._consumer("send", self.send.send)
+
+    @cached_property
+    def reply_consumer(self) -> QueueConsumer:
+        return self._consumer("reply", self.reply.reply)
+
+    def _consumer(self, name: str, handler: RecordHandler) -> QueueConsumer:
+        from slack_integration.queue_consumer import QueueConsumer
+        from slack_integration.queue_policy import RetryBudget
+
+        consumer = self.settings.consumer()  # raises ConfigError naming what is missing
+        budget = RetryBudget(consumer.max_receive_count, consumer.reply_grace_seconds)
+        return QueueConsumer(name, handler, self.queues, budget, self.ledger)
+
+    # -- dashboard and operations ------------------------------------------------------------
+
+    @cached_property
+    def health(self) -> HealthService:
+        from slack_integration.services.health import HealthService
+
+        return HealthService(self.integrations, self.slack)
+
+    @cached_property
+    def status(self) -> StatusService:
+        from slack_integration.services.status import StatusService
+
+        return StatusService(self.integrations, self.health, self.settings.status_cache_seconds)
+
+    @cached_property
+    def threads(self) -> ThreadService:
+        from slack_integration.services.thread import ThreadService
+
+        return ThreadService(
+            self.integrations, self.mappings, self.ledger, self.slack, self.settings.status_cache_seconds
+        )
+
+    @cached_property
+    def stats(self) -> StatsService:
+        from slack_integration.services.stats import StatsService
+
+        return StatsService(self.integrations, self.ledger)
+
+    @cached_property
+    def channels(self) -> ChannelService:
+        from slack_integration.services.channels import ChannelService
+
+        return ChannelService(self.integrations, self.slack)
+
+    @cached_property
+    def installation(self) -> InstallationService:
+        from slack_integration.services.installation import InstallationService
+
+        return InstallationService(self.integrations, self.tokens, self.slack)
 
 
-def reset_consumers() -> None:
-    """Rebuild the consumers from the environment (tests run both functions in one process)."""
-    get_settings.cache_clear()
-    send_consumer.cache_clear()
-    reply_consumer.cache_clear()
+_current: Container | None = None
+
+
+def current() -> Container:
+    """This process's container, built from the environment on first use (a cold start)."""
+    global _current
+    if _current is None:
+        _current = Container(load_settings())
+    return _current
+
+
+@contextlib.contextmanager
+def use(container: Container) -> Iterator[Container]:
+    """Run with `container` as the current one (one function of several sharing a process)."""
+    global _current
+    previous, _current = _current, container
+    try:
+        yield container
+    finally:
+        _current = previous
 
 
 def reset() -> None:
-    """Forget every built object (tests and the local stack change the environment between runs)."""
+    """Forget the container and the boto3 clients (tests and the local stack change the
+    environment, or AWS endpoints, between runs)."""
+    global _current
     from slack_integration.adapters import aws
 
-    for built in (
-        integrations,
-        tokens,
-        slack_reads,
-        slack_posts,
-        mappings,
-        ledger,
-        messaging_service,
-        send_consumer,
-        reply_consumer,
-        health_service,
-        capability_service,
-        thread_service,
-        stats_service,
-        channel_service,
-        installation_service,
-    ):
-        built.cache_clear()
-    get_settings.cache_clear()
+    _current = None
     aws.reset_clients()

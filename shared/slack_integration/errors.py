@@ -1,13 +1,14 @@
 """The error taxonomy: every failure the service can meet, as a machine code plus a message a
 person can act on.
 
-An error's *kind* decides what happens next, in two places only: `http_api` turns kinds into HTTP
-statuses, and (from the messaging issue on) the queue consumers turn them into retry / DLQ
-decisions. The flags `retryable`, `needs_reconnect` and `needs_new_channel` are derived from the
-kind, so they can never disagree with it.
+An error's *kind* decides what happens next, in three places only: `http_api` turns kinds into
+HTTP statuses, `queue_policy` turns them into retry / DLQ decisions, and `health_flag` below
+says which ones mark the user's integration as needing a reconnect or a new channel. The flags
+`retryable`, `needs_reconnect` and `needs_new_channel` are derived from the kind, so they can
+never disagree with it. Every code the service answers or dead-letters with is defined here.
 
-Slack's error strings are classified by exact match on the `error` field (and the HTTP status
-for 429 / 5xx), never by substring: see SLACK_ERRORS.
+Slack's own error strings are classified in `slack_errors`, by exact match on the `error` field
+(and the HTTP status for 429 / 5xx), never by substring.
 """
 
 from __future__ import annotations
@@ -165,6 +166,29 @@ DELIVERY_UNVERIFIABLE = ErrorSpec(
     _K.UPSTREAM_ERROR,
     "Buster cannot tell whether an earlier attempt reached Slack; kept for an operator rather than risk a duplicate.",
 )
+# A tracked original that ended in the DLQ: its replies can never be threaded, so they end there too.
+ORIGINAL_FAILED = ErrorSpec(
+    "ORIGINAL_FAILED",
+    _K.MESSAGE_REJECTED,
+    "The message this reply belongs to ended in the dead-letter queue, so there is no thread to reply in.",
+)
+THREAD_NOT_FOUND = ErrorSpec(
+    "THREAD_NOT_FOUND", _K.NOT_FOUND, "No message with this id was delivered to your Slack channel."
+)
+INVALID_WINDOW = ErrorSpec(
+    "INVALID_WINDOW",
+    _K.INVALID_INPUT,
+    "`start` and `end` must be RFC 3339 times with a zone, such as 2026-11-27T00:00:00Z.",
+)
+WINDOW_ORDER = ErrorSpec("INVALID_WINDOW", _K.INVALID_INPUT, "`start` must be before `end`.")
+WINDOW_TOO_LONG = ErrorSpec("INVALID_WINDOW", _K.INVALID_INPUT, "The window can be at most 31 days long.")
+UNSUPPORTED_MEDIA_TYPE = ErrorSpec(
+    "UNSUPPORTED_MEDIA_TYPE", _K.INVALID_INPUT, "Send the request body as JSON (Content-Type: application/json)."
+)
+# admin connect: the token works, but for another workspace than the operator named.
+TEAM_MISMATCH = ErrorSpec(
+    "TEAM_MISMATCH", _K.INVALID_INPUT, "The bot token belongs to another Slack workspace than the one named."
+)
 FEATURE_DISABLED = ErrorSpec(
     "FEATURE_DISABLED",
     _K.UPSTREAM_UNAVAILABLE,
@@ -177,136 +201,20 @@ INTERNAL_ERROR = ErrorSpec(
 )
 
 
-def _slack(code: str, kind: ErrorKind, message: str) -> ErrorSpec:
-    return ErrorSpec(code, kind, message)
+class HealthFlag(StrEnum):
+    """What an error says about the user's integration, when it says anything."""
+
+    NEEDS_RECONNECT = "needs_reconnect"
+    NEEDS_NEW_CHANNEL = "needs_new_channel"
 
 
-# Every error string of ../shared/slack-api.md, by exact match.
-SLACK_ERRORS: dict[str, ErrorSpec] = {
-    # Authentication and installation: only a reconnect (new OAuth install) fixes these.
-    "not_authed": _slack(
-        "SLACK_NOT_AUTHED", _K.RECONNECT_REQUIRED, f"Slack received no token from Buster. {_RECONNECT}"
-    ),
-    "invalid_auth": _slack(
-        "SLACK_INVALID_AUTH", _K.RECONNECT_REQUIRED, f"Slack no longer accepts Buster's token. {_RECONNECT}"
-    ),
-    "token_revoked": _slack(
-        "SLACK_TOKEN_REVOKED",
-        _K.RECONNECT_REQUIRED,
-        f"Buster's access to your Slack workspace was revoked (the app was removed). {_RECONNECT}",
-    ),
-    "token_expired": _slack(
-        "SLACK_TOKEN_EXPIRED", _K.RECONNECT_REQUIRED, f"Buster's Slack token has expired. {_RECONNECT}"
-    ),
-    "account_inactive": _slack(
-        "SLACK_ACCOUNT_INACTIVE",
-        _K.RECONNECT_REQUIRED,
-        f"The Slack workspace or Buster's bot user has been deactivated. {_RECONNECT}",
-    ),
-    "missing_scope": _slack(
-        "SLACK_MISSING_SCOPE",
-        _K.RECONNECT_REQUIRED,
-        f"Buster's Slack app lacks a permission this needs. {_RECONNECT} to grant it.",
-    ),
-    "team_access_not_granted": _slack(
-        "SLACK_TEAM_ACCESS_NOT_GRANTED",
-        _K.RECONNECT_REQUIRED,
-        f"Buster's Slack app has not been granted access to this workspace. {_RECONNECT}",
-    ),
-    "no_permission": _slack(
-        "SLACK_NO_PERMISSION", _K.RECONNECT_REQUIRED, f"Buster's Slack app is not permitted to do this. {_RECONNECT}"
-    ),
-    "access_denied": _slack("SLACK_ACCESS_DENIED", _K.RECONNECT_REQUIRED, f"Slack denied Buster access. {_RECONNECT}"),
-    # The channel itself cannot take notifications: a different channel fixes these.
-    "channel_not_found": _slack(
-        "CHANNEL_NOT_FOUND",
-        _K.CHANNEL_UNUSABLE,
-        f"The Slack channel does not exist or Buster cannot see it. {_NEW_CHANNEL}",
-    ),
-    "channel_is_limited_access": _slack(
-        "CHANNEL_LIMITED_ACCESS",
-        _K.CHANNEL_UNUSABLE,
-        f"The Slack channel restricts access, so Buster cannot use it. {_NEW_CHANNEL}",
-    ),
-    "is_archived": _slack("CHANNEL_ARCHIVED", _K.CHANNEL_UNUSABLE, f"The Slack channel is archived. {_NEW_CHANNEL}"),
-    "not_in_channel": _slack(
-        "NOT_IN_CHANNEL",
-        _K.CHANNEL_UNUSABLE,
-        "The Buster bot is not a member of the channel. Invite it (/invite @Buster) or choose another channel.",
-    ),
-    "restricted_action": _slack(
-        "CHANNEL_RESTRICTED",
-        _K.CHANNEL_UNUSABLE,
-        f"Your Slack workspace's settings do not let Buster post in this channel. {_NEW_CHANNEL}",
-    ),
-    "restricted_action_read_only_channel": _slack(
-        "CHANNEL_READ_ONLY", _K.CHANNEL_UNUSABLE, f"The Slack channel is read-only for Buster. {_NEW_CHANNEL}"
-    ),
-    "restricted_action_thread_only_channel": _slack(
-        "CHANNEL_THREAD_ONLY",
-        _K.CHANNEL_UNUSABLE,
-        f"The Slack channel accepts thread replies only, not new notifications. {_NEW_CHANNEL}",
-    ),
-    # This one message (or reply) is refused; the channel is fine.
-    "restricted_action_non_threadable_channel": _slack(
-        "CHANNEL_NOT_THREADABLE",
-        _K.MESSAGE_REJECTED,
-        "The Slack channel does not allow thread replies, so this reply cannot be posted.",
-    ),
-    "restricted_action_thread_locked": _slack(
-        "THREAD_LOCKED", _K.MESSAGE_REJECTED, "The Slack thread is locked, so this reply cannot be posted."
-    ),
-    "cannot_reply_to_message": _slack(
-        "CANNOT_REPLY_TO_MESSAGE", _K.MESSAGE_REJECTED, "Slack does not allow replies to the original message."
-    ),
-    "thread_not_found": _slack(
-        "THREAD_NOT_FOUND", _K.NOT_FOUND, "The original Slack message of this thread no longer exists."
-    ),
-    "no_text": _slack("MESSAGE_EMPTY", _K.MESSAGE_REJECTED, "The message has neither text nor blocks."),
-    "invalid_blocks": _slack("INVALID_BLOCKS", _K.MESSAGE_REJECTED, "Slack rejected the message's blocks."),
-    "invalid_blocks_format": _slack(
-        "INVALID_BLOCKS", _K.MESSAGE_REJECTED, "The message's blocks are not valid Block Kit JSON."
-    ),
-    "msg_blocks_too_long": _slack(
-        "MESSAGE_TOO_LONG", _K.MESSAGE_REJECTED, "The message's blocks are longer than Slack allows."
-    ),
-    "msg_too_long": _slack("MESSAGE_TOO_LONG", _K.MESSAGE_REJECTED, "The message text is longer than Slack allows."),
-    "too_many_attachments": _slack(
-        "TOO_MANY_ATTACHMENTS", _K.MESSAGE_REJECTED, "The message has more attachments than Slack allows."
-    ),
-    # Throttling: wait and try again (Retry-After when Slack gives one).
-    "ratelimited": _slack("SLACK_RATE_LIMITED", _K.RATE_LIMITED, "Slack is rate-limiting Buster. Try again shortly."),
-    "rate_limited": _slack("SLACK_RATE_LIMITED", _K.RATE_LIMITED, "Slack is rate-limiting Buster. Try again shortly."),
-    "message_limit_exceeded": _slack(
-        "SLACK_MESSAGE_LIMIT", _K.RATE_LIMITED, "Your Slack workspace has reached its message limit for now."
-    ),
-    # Slack-side trouble: transient.
-    "internal_error": _slack("SLACK_UNAVAILABLE", _K.UPSTREAM_UNAVAILABLE, SLACK_UNAVAILABLE.message),
-    "fatal_error": _slack("SLACK_UNAVAILABLE", _K.UPSTREAM_UNAVAILABLE, SLACK_UNAVAILABLE.message),
-    "service_unavailable": _slack("SLACK_UNAVAILABLE", _K.UPSTREAM_UNAVAILABLE, SLACK_UNAVAILABLE.message),
-    "request_timeout": _slack("SLACK_TIMEOUT", _K.UPSTREAM_UNAVAILABLE, SLACK_TIMEOUT.message),
-    # Slack says our request was malformed: a bug of ours, retrying will not help.
-    "invalid_cursor": _slack(
-        "SLACK_REQUEST_REJECTED", _K.UPSTREAM_ERROR, "Slack rejected Buster's request. Contact Buster support."
-    ),
-    "invalid_limit": _slack(
-        "SLACK_REQUEST_REJECTED", _K.UPSTREAM_ERROR, "Slack rejected Buster's request. Contact Buster support."
-    ),
-    "invalid_types": _slack(
-        "SLACK_REQUEST_REJECTED", _K.UPSTREAM_ERROR, "Slack rejected Buster's request. Contact Buster support."
-    ),
-}
-
-
-def from_slack(slack_error: str | None, *, http_status: int = 200, retry_after: float | None = None) -> ServiceError:
-    """Classify one Slack answer: HTTP 429 and 5xx first, then the exact `error` string."""
-    if http_status == 429:
-        return SLACK_ERRORS["ratelimited"].error(slack_error=slack_error or "ratelimited", retry_after=retry_after)
-    spec = SLACK_ERRORS.get(slack_error or "")
-    if spec is not None:
-        return spec.error(slack_error=slack_error, retry_after=retry_after if spec.kind is _K.RATE_LIMITED else None)
-    if http_status >= 500:
-        return SLACK_UNAVAILABLE.error(slack_error=f"http_{http_status}")
-    # Keep unknown strings short: an HTML error page must not end up in a log line or a DLQ attribute.
-    known = slack_error if slack_error and len(slack_error) <= 64 and slack_error.isidentifier() else None
-    return SLACK_API_ERROR.error(slack_error=known or f"http_{http_status}")
+def health_flag(error: ServiceError, *, about_notification_channel: bool = True) -> HealthFlag | None:
+    """The one rule for when an error marks the integration (so status and the health sweep show
+    it): only errors the user must fix. A channel error marks it only when it concerns the saved
+    notification channel (a reply may go to the channel an older notification was posted in; a
+    channel being chosen is not the saved one)."""
+    if error.needs_reconnect:
+        return HealthFlag.NEEDS_RECONNECT
+    if error.needs_new_channel and about_notification_channel:
+        return HealthFlag.NEEDS_NEW_CHANNEL
+    return None

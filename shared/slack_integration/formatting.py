@@ -1,4 +1,4 @@
-"""The PRD's SlackMessageFormatter: simple, rich and event notifications, injection-safe.
+"""Message formatting: simple, rich and event notifications, injection-safe.
 
 Every value that comes from a producer is escaped for mrkdwn (`&`, `<`, `>`), so `<!channel>`,
 `<!here>`, `<@U…>` or a disguised `<https://evil|https://good>` render as text and notify nobody,
@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
 
 Level = Literal["info", "warning", "error"]
 
-# The PRD's emoji, decoded (its text shows them mis-encoded, e.g. "üöÄ" for the rocket).
+# The emoji of each event, as real characters.
 ROCKET = "\U0001f680"  # 🚀
 SIREN = "\U0001f6a8"  # 🚨
 WARNING = "\u26a0\ufe0f"  # ⚠️
@@ -121,7 +121,7 @@ def rich_notification(
 
 
 def event_notification(event_type: str, data: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
-    """Notifications for Buster's common events, with the PRD's wording and defaults."""
+    """Notifications for Buster's common events, with their standard wording and defaults."""
     at = now or datetime.now(UTC)
 
     def value(name: str, default: str) -> Any:
@@ -164,7 +164,7 @@ def event_notification(event_type: str, data: Mapping[str, Any], *, now: datetim
 
 
 def _with_time(message: dict[str, Any], at: datetime) -> dict[str, Any]:
-    """The PRD's "Time" field, as a date token so each reader sees their own local time."""
+    """The "Time" field, as a date token so each reader sees their own local time."""
     fields = message["blocks"][1]["fields"]
     fields.append(_mrkdwn(f"*Time*\n{slack_date(at)}").to_dict())
     return message

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from slack_integration.config import get_settings
+from slack_integration import dependencies
 from slack_integration.errors import (
     FEATURE_DISABLED,
     INTERNAL_ERROR,
@@ -92,7 +92,9 @@ _READS_OF_SAVED_DATA = re.compile(r"^/(integration/channel|integration/stats|mes
 def _api_switch(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
     """The operator's switch (README "Operations"): while off, Slack calls and changes answer 503."""
     event = app.current_event
-    if not get_settings().api_enabled and not (event.http_method == "GET" and _READS_OF_SAVED_DATA.match(event.path)):
+    if not dependencies.current().settings.api_enabled and not (
+        event.http_method == "GET" and _READS_OF_SAVED_DATA.match(event.path)
+    ):
         return error_response(FEATURE_DISABLED.error(retry_after=DISABLED_RETRY_AFTER_SECONDS))
     return next_middleware(app)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -75,7 +74,9 @@ class NotificationProducer:
 
     @classmethod
     def from_environment(cls) -> NotificationProducer:
-        return cls(os.environ["SEND_QUEUE_URL"], os.environ["REPLY_QUEUE_URL"])
+        from slack_integration.config import queue_urls
+
+        return cls(queue_urls("SEND").queue_url, queue_urls("REPLY").queue_url)
 
     @property
     def _sqs(self) -> Any:
@@ -130,7 +131,7 @@ class NotificationProducer:
         return self._send_one(self._reply_queue_url, entry)
 
     def send_bulk(self, notifications: Iterable[Mapping[str, Any]]) -> BulkResult:
-        """The PRD's sendBulkNotifications the SQS way: every body (send queue contract) is
+        """Bulk sending, the SQS way: every body (send queue contract) is
         validated first; the valid ones go out in SendMessageBatch calls of up to ten; each
         refused message is reported with its index and a code, and never stops the others."""
         result = BulkResult()

@@ -1,12 +1,14 @@
 """The SQS side of the send and reply functions: batch processing, failure decisions, DLQ, retries.
 
 Powertools' SqsFifoPartialProcessor runs the records in order and, when one fails, skips the rest
-of its message group (so a channel's notifications stay in order) while other groups go on. Every
-failure is turned into a decision by `queue_policy.decide`; then:
-- dead-letter: the message (or, for a reply to several threads, the part that failed) goes to the
-  DLQ with its error code as message attributes, and is deleted from the queue;
-- retry: the message is reported as a batch item failure and its visibility is set to the
-  decided delay (the skipped rest of its group gets the same delay, so the group resumes together).
+of its message group (so a channel's notifications stay in order) while other groups go on. Each
+record is one delivery with one outcome, settled where Powertools reports it (our processor's
+`failure_handler`): the failure becomes a decision by `queue_policy.decide`, then
+- dead-letter: the message goes to the DLQ with its error code as message attributes, its
+  delivery record says so, and it is deleted from the queue (reported as a success);
+- retry: it is reported as a batch item failure with the decided delay, and the skipped rest of
+  its group gets the same delay, so the group resumes together. The delays are set in one
+  ChangeMessageVisibilityBatch after the batch.
 One bad record never fails its neighbours; nothing is deleted without being delivered or
 dead-lettered.
 """
@@ -17,131 +19,127 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from slack_integration.adapters.delivery_ledger import DeliveryLedger
 from slack_integration.adapters.queues import ConsumerQueues, HandBack
 from slack_integration.errors import INTERNAL_ERROR, INVALID_MESSAGE, ServiceError
 from slack_integration.observability import logger, metrics
 from slack_integration.queue_policy import Decision, Reason, RetryBudget, decide
-from slack_integration.services.delivery import PartFailed, RecordMeta, Undelivered
+from slack_integration.services.delivery import DeliveryFailed, RecordMeta
 
 # Stop starting new records when less than this is left: a Slack call (5 s timeout) plus the
 # DynamoDB writes must finish inside the invocation, or the lease and the visibility take over.
 TIME_GUARD_SECONDS = 12.0
 
-
-class _HandedBack(Exception):
-    pass
+RecordHandler = Callable[[dict[str, Any], RecordMeta], None]
 
 
-class _FifoProcessor(SqsFifoPartialProcessor):
-    def __init__(self) -> None:
+class _OutOfTime(Exception):
+    """Too little time left to start this record: hand it back untouched."""
+
+
+class QueueConsumer:
+    def __init__(
+        self, name: str, handler: RecordHandler, queues: ConsumerQueues, budget: RetryBudget, ledger: DeliveryLedger
+    ) -> None:
+        self.name = name
+        self.handler = handler
+        self.queues = queues
+        self.budget = budget
+        self.ledger = ledger
+
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        processor = _Processor(self, context)
+        with processor(records=event.get("Records") or [], handler=processor.run, lambda_context=context):
+            processor.process()
+        if processor.hand_backs:
+            logger.info("Handing messages back to the queue", extra={"count": len(processor.hand_backs)})
+            self.queues.hand_back(processor.hand_backs)
+        return processor.response()
+
+
+class _Processor(SqsFifoPartialProcessor):
+    """One batch: runs each record's delivery and settles each failure as it happens."""
+
+    def __init__(self, consumer: QueueConsumer, context: LambdaContext) -> None:
         super().__init__(skip_group_on_error=True)
         # A batch whose every record is handed back (a throttled channel) is a normal outcome, not
         # an invocation error: report it item by item so the delays we set are what SQS applies.
         self.raise_on_entire_batch_failure = False
+        self._consumer = consumer
+        self._context = context
+        self._group_delays: dict[str, int] = {}
+        self.hand_backs: list[HandBack] = []
 
+    def run(self, record: SQSRecord) -> None:
+        if self._context.get_remaining_time_in_millis() < TIME_GUARD_SECONDS * 1000:
+            raise _OutOfTime
+        self._consumer.handler(_parse(record.body), _meta(record, self._context))
 
-RecordHandler = Callable[[dict[str, Any], RecordMeta], None]
-
-
-@dataclass
-class _Batch:
-    context: LambdaContext
-    delays: dict[str, int] = field(default_factory=dict)
-
-
-class QueueConsumer:
-    def __init__(self, name: str, handler: RecordHandler, queues: ConsumerQueues, budget: RetryBudget) -> None:
-        self._name = name
-        self._handler = handler
-        self._queues = queues
-        self._budget = budget
-
-    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        batch = _Batch(context)
-        response = process_partial_response(
-            event=event,
-            record_handler=lambda record: self._process(record, batch),
-            processor=_FifoProcessor(),
-            context=context,
-        )
-        self._hand_back(event, response, batch)
-        return dict(response)
-
-    def _process(self, record: SQSRecord, batch: _Batch) -> None:
-        meta = _meta(record, batch.context)
-        if batch.context.get_remaining_time_in_millis() < TIME_GUARD_SECONDS * 1000:
+    def failure_handler(self, record: SQSRecord, exception: Any) -> Any:
+        error = exception[1]
+        group = record.attributes.message_group_id or ""
+        if isinstance(error, SQSFifoMessageGroupCircuitBreakerError):
+            # Skipped behind a failed record of its group: resume with it, in order.
+            return self._retry(record, exception, self._group_delays.get(group, 0))
+        if isinstance(error, _OutOfTime):
             logger.info(
-                "Handing back the rest of the batch: too little time left", extra={"message_id": meta.message_id}
+                "Handing back the rest of the batch: too little time left", extra={"message_id": record.message_id}
             )
-            batch.delays[meta.message_id] = 0
-            raise _HandedBack
-        body: dict[str, Any] | str = record.body
-        try:
-            body = _parse(record.body)
-            self._handler(body, meta)
-            return
-        except Undelivered as undelivered:
-            failures = undelivered.failures
-        except ServiceError as err:
-            failures = [PartFailed(err, body)]
-        except Exception:
-            logger.exception("Unexpected failure processing a message", extra={"message_id": meta.message_id})
-            failures = [PartFailed(INTERNAL_ERROR.error(), body)]
-        self._settle(record, meta, failures, batch)
-
-    def _settle(self, record: SQSRecord, meta: RecordMeta, failures: list[PartFailed], batch: _Batch) -> None:
-        retry_delays: list[int] = []
-        for index, failure in enumerate(failures):
-            decision = decide(
-                failure.error,
-                receive_count=meta.receive_count,
-                age_seconds=time.time() - meta.sent_at,
-                budget=self._budget,
-            )
-            _count(failure.error, decision)
-            if not decision.dead_letter:
-                retry_delays.append(decision.delay_seconds)
-                continue
+            self._group_delays.setdefault(group, 0)
+            return self._retry(record, exception, 0)
+        failed = _as_failure(error, record, self._consumer.name)
+        meta = _meta(record, self._context)
+        budget = self._consumer.budget
+        decision = decide(
+            failed.error, receive_count=meta.receive_count, age_seconds=time.time() - meta.sent_at, budget=budget
+        )
+        _count(failed.error, decision)
+        if decision.dead_letter:
             try:
-                self._dead_letter(record, meta, failure, decision, index)
+                self._dead_letter(meta, failed, decision)
             except ServiceError as err:
                 # The DLQ is unreachable: keep the message on its queue; nothing is lost.
                 logger.warning("Dead-lettering failed; the message stays queued", extra={"code": err.code})
-                retry_delays.append(decide(err, receive_count=1, age_seconds=0, budget=self._budget).delay_seconds)
-        if retry_delays:
-            batch.delays[meta.message_id] = max(retry_delays)
-            raise _HandedBack
+                decision = decide(err, receive_count=1, age_seconds=0, budget=budget)
+            else:
+                return self.success_handler(record, None)
+        self._group_delays.setdefault(group, decision.delay_seconds)
+        return self._retry(record, exception, decision.delay_seconds)
 
-    def _dead_letter(
-        self, record: SQSRecord, meta: RecordMeta, failure: PartFailed, decision: Decision, index: int
-    ) -> None:
-        error = failure.error
-        body = failure.body if isinstance(failure.body, str) else json.dumps(failure.body, separators=(",", ":"))
-        attributes = {
-            "errorCode": error.code,
-            "errorKind": error.kind.value,
-            "errorMessage": error.message,
-            "errorDetail": error.detail or "",
-            "slackError": error.slack_error or "",
-            "reason": decision.reason.value,
-            "sourceQueue": self._name,
-            "sourceMessageId": meta.message_id,
-            "receiveCount": str(meta.receive_count),
-            "integrationId": failure.integration_id or "",
-        }
-        self._queues.dead_letter(
+    def _retry(self, record: SQSRecord, exception: Any, delay: int) -> Any:
+        self.hand_backs.append(HandBack(record.message_id, record.receipt_handle, delay))
+        return super().failure_handler(record, exception)
+
+    def _dead_letter(self, meta: RecordMeta, failed: DeliveryFailed, decision: Decision) -> None:
+        error = failed.error
+        body = json.dumps(failed.body, separators=(",", ":")) if isinstance(failed.body, dict) else str(failed.body)
+        facts = failed.facts
+        integration_id = facts.integration_id if facts else None
+        self._consumer.queues.dead_letter(
             body,
             group_id=meta.group_id or "ungrouped",
-            deduplication_id=hashlib.sha256(f"{meta.message_id}:{index}:{body}".encode()).hexdigest(),
-            attributes=attributes,
+            deduplication_id=hashlib.sha256(f"{meta.message_id}:{body}".encode()).hexdigest(),
+            attributes={
+                "errorCode": error.code,
+                "errorKind": error.kind.value,
+                "errorMessage": error.message,
+                "errorDetail": error.detail or "",
+                "slackError": error.slack_error or "",
+                "reason": decision.reason.value,
+                "sourceQueue": self._consumer.name,
+                "sourceMessageId": meta.message_id,
+                "receiveCount": str(meta.receive_count),
+                "integrationId": integration_id or "",
+            },
         )
         logger.warning(
             "Message dead-lettered",
@@ -149,37 +147,30 @@ class QueueConsumer:
                 "message_id": meta.message_id,
                 "code": error.code,
                 "reason": decision.reason.value,
-                "integration_id": failure.integration_id,
+                "integration_id": integration_id,
                 "detail": error.detail,
             },
         )
-        if failure.on_dead_lettered is not None:
-            try:
-                failure.on_dead_lettered(error)
-            except ServiceError as record_error:
-                # The DLQ holds the message and its code; only the stats miss this one.
-                logger.warning("Could not record the dead-lettering", extra={"code": record_error.code})
-
-    def _hand_back(self, event: dict[str, Any], response: Any, batch: _Batch) -> None:
-        failed_ids = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-        if not failed_ids:
+        if facts is None:
             return
-        group_delay: dict[str, int] = {}
-        entries: list[HandBack] = []
-        for raw in event.get("Records", []):
-            message_id = raw["messageId"]
-            if message_id not in failed_ids:
-                continue
-            group = (raw.get("attributes") or {}).get("MessageGroupId") or ""
-            if message_id in batch.delays:
-                delay = batch.delays[message_id]
-                group_delay.setdefault(group, delay)
-            else:
-                # Skipped behind a failed record of its group: resume with it, in order.
-                delay = group_delay.get(group, 0)
-            entries.append(HandBack(message_id, raw["receiptHandle"], delay))
-        logger.info("Handing messages back to the queue", extra={"count": len(entries)})
-        self._queues.hand_back(entries)
+        try:
+            self._consumer.ledger.dead_lettered(facts, error, sqs_message_id=meta.message_id)
+        except ServiceError as record_error:
+            # The DLQ holds the message and its code; only the stats miss this one.
+            logger.warning("Could not record the dead-lettering", extra={"code": record_error.code})
+
+
+def _as_failure(error: BaseException, record: SQSRecord, consumer: str) -> DeliveryFailed:
+    if isinstance(error, DeliveryFailed):
+        return error
+    if isinstance(error, ServiceError):  # the body could not even be read
+        return DeliveryFailed(error, record.body)
+    logger.error(
+        "Unexpected failure processing a message",
+        extra={"message_id": record.message_id, "consumer": consumer},
+        exc_info=(type(error), error, error.__traceback__),
+    )
+    return DeliveryFailed(INTERNAL_ERROR.error(), record.body)
 
 
 def _parse(raw: str) -> dict[str, Any]:

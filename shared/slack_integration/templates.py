@@ -1,4 +1,4 @@
-"""Message templates: the PRD's MessageTemplateSchema and COMMON_TEMPLATES, with `{{variable}}`
+"""Message templates: a schema and the common templates, with `{{variable}}`
 placeholders, typed variables, required ones and defaults.
 
 The template's own text is trusted markup (its `*bold*` is live); every variable value comes from
@@ -190,7 +190,7 @@ def _required(*names: str) -> list[TemplateVariable]:
     return [TemplateVariable(name=name, required=True) for name in names]
 
 
-# The PRD's COMMON_TEMPLATES, with the variables they use (all required, as the PRD's text needs them).
+# The common templates, with the variables they use (all required: their text needs each one).
 COMMON_TEMPLATES: dict[str, MessageTemplate] = {
     template.id: template
     for template in (

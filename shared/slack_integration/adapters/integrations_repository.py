@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from slack_integration.adapters import aws
-from slack_integration.errors import INTEGRATION_CHANGED, ServiceError
+from slack_integration.errors import INTEGRATION_CHANGED, INTEGRATION_NOT_FOUND, ServiceError, health_flag
 from slack_integration.models.integration import SWEEP_ACTIVE, SWEEP_ATTRIBUTE, HealthStatus, Integration, utc_now
 from slack_integration.observability import logger
 
@@ -24,6 +24,13 @@ class IntegrationsRepository(aws.DynamoTable):
             raise aws.unavailable(exc, "GetItem integrations") from exc
         item = answer.get("Item")
         return Integration.from_item(_from_ddb(item)) if item else None
+
+    def require(self, user_id: str) -> Integration:
+        """The user's integration; INTEGRATION_NOT_FOUND (404 / dead-letter) when there is none."""
+        integration = self.get_by_user(user_id)
+        if integration is None:
+            raise INTEGRATION_NOT_FOUND.error()
+        return integration
 
     def get_by_id(self, integration_id: str) -> Integration | None:
         try:
@@ -75,12 +82,17 @@ class IntegrationsRepository(aws.DynamoTable):
             expression += " REMOVE lastErrorCode"
         return self._update(integration, expression, values)
 
-    def flag_problem(self, integration: Integration, error: ServiceError) -> None:
+    def flag_problem(
+        self, integration: Integration, error: ServiceError, *, about_notification_channel: bool = True
+    ) -> None:
         """Remember on the integration that only the user can fix this error (reconnect, pick a new
-        channel), so status and the health sweep show it. Best effort: failing to record it must
-        not hide the error itself, which the caller is about to report."""
-        status = HealthStatus.for_error(error)
-        if status is None or (integration.health_status is status and integration.last_error_code == error.code):
+        channel; `errors.health_flag` decides), so status and the health sweep show it. Best
+        effort: failing to record it must not hide the error itself, which the caller reports."""
+        flag = health_flag(error, about_notification_channel=about_notification_channel)
+        if flag is None:
+            return
+        status = HealthStatus.flagged(flag)
+        if integration.health_status is status and integration.last_error_code == error.code:
             return
         try:
             self.record_health(integration, status, error.code)

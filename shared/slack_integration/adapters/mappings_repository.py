@@ -6,6 +6,7 @@ one mapping per user's integration, and a reply threads under every one of them.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,12 +26,20 @@ class MessageMapping(BaseModel):
     slack_message_ts: str
     message_type: str | None = None
     sent_at: str
-    expires_at: int  # epoch seconds: DynamoDB TTL removes the mapping after the reply window
+    # Epoch seconds: DynamoDB TTL removes the mapping after the reply window (set when written).
+    expires_at: int | None = None
 
 
 class MappingsRepository(aws.DynamoTable):
+    def __init__(self, table_name: str, ttl_days: int, dynamodb: Any = None) -> None:
+        super().__init__(table_name, dynamodb)
+        self._ttl_seconds = ttl_days * 86_400
+
     def put_request(self, mapping: MessageMapping) -> dict[str, Any]:
-        """The mapping as a Put of a DynamoDB transaction (see DeliveryLedger.delivered)."""
+        """The mapping as a Put of a DynamoDB transaction (the ledger writes it together with the
+        delivered record of its send)."""
+        if mapping.expires_at is None:
+            mapping = mapping.model_copy(update={"expires_at": int(time.time()) + self._ttl_seconds})
         return {"TableName": self._table, "Item": aws.to_ddb(mapping.model_dump(by_alias=True, exclude_none=True))}
 
     def get(self, internal_message_id: str, integration_id: str) -> MessageMapping | None:

@@ -1,5 +1,5 @@
-"""SQS calls of the consumers: dead-lettering with an error code, and handing messages back with
-the visibility the failure policy chose."""
+"""SQS calls of the consumers: dead-lettering with an error code, handing messages back with the
+visibility the failure policy chose, and enqueueing the scoped replies an unscoped one fans out to."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from slack_integration.adapters import aws
+from slack_integration.errors import AWS_UNAVAILABLE
 from slack_integration.observability import logger
 
 SQS_BATCH_LIMIT = 10
@@ -28,6 +29,13 @@ class HandBack:
     message_id: str
     receipt_handle: str
     delay_seconds: int
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    body: str
+    group_id: str
+    deduplication_id: str
 
 
 class ConsumerQueues:
@@ -61,6 +69,28 @@ class ConsumerQueues:
             self._sqs.send_message(**arguments)
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, "SendMessage dead-letter queue") from exc
+
+    def enqueue(self, messages: Sequence[Enqueue]) -> None:
+        """Put messages on the consumer's own queue (FIFO: group and deduplication id as given);
+        raises AWS_UNAVAILABLE unless every one was taken, so the caller retries the lot (the
+        deduplication ids make a second enqueue of the same message a no-op)."""
+        for start in range(0, len(messages), SQS_BATCH_LIMIT):
+            chunk = messages[start : start + SQS_BATCH_LIMIT]
+            entries: list[dict[str, Any]] = []
+            for index, message in enumerate(chunk):
+                entry: dict[str, Any] = {"Id": str(index), "MessageBody": message.body}
+                if self.queue_url.endswith(".fifo"):
+                    entry |= {"MessageGroupId": message.group_id, "MessageDeduplicationId": message.deduplication_id}
+                entries.append(entry)
+            try:
+                answer = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as exc:
+                raise aws.unavailable(exc, "SendMessageBatch") from exc
+            if answer.get("Failed"):
+                logger.warning(
+                    "SQS refused part of a batch", extra={"codes": [f.get("Code") for f in answer["Failed"]]}
+                )
+                raise AWS_UNAVAILABLE.error()
 
     def hand_back(self, entries: Sequence[HandBack]) -> None:
         """Set each failed message's visibility (when it may be received again). Best effort: a

@@ -1,4 +1,6 @@
-"""Slack Web API access: the WebClient factory, error translation, and per-integration calls.
+"""Slack Web API access: the only module that talks to it. `SlackGateway` has one method per
+thing the product asks of Slack; each fetches the integration's token, calls the WebClient, and
+turns any failure into a ServiceError (exact codes; HTTP status first).
 
 Retry policy, decided per kind of call rather than left to slack_sdk's defaults:
 - Reads (conversations.list / info, auth.test) are idempotent: one quick retry on a reset
@@ -13,8 +15,10 @@ Retry policy, decided per kind of call rather than left to slack_sdk's defaults:
 
 from __future__ import annotations
 
+import hashlib
 import http.client
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.error import URLError
 
@@ -25,8 +29,9 @@ from slack_sdk.http_retry import BackoffRetryIntervalCalculator, ConnectionError
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from slack_integration.adapters.token_store import TokenStore
-from slack_integration.errors import SLACK_TIMEOUT, SLACK_UNREACHABLE, ServiceError, from_slack
+from slack_integration.errors import DELIVERY_UNVERIFIABLE, SLACK_API_ERROR, ServiceError
 from slack_integration.observability import logger
+from slack_integration.slack_errors import translate
 
 T = TypeVar("T")
 
@@ -55,70 +60,196 @@ def build_web_client(base_url: str, timeout_seconds: float, *, idempotent_calls:
     )
 
 
-def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
-    for name, value in (headers or {}).items():
-        if name.lower() == "retry-after":
-            try:
-                return max(0.0, float(value if not isinstance(value, list) else value[0]))
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def translate(exc: BaseException) -> ServiceError:
-    """Any failure of a slack_sdk call as a ServiceError (exact codes; status first)."""
-    if isinstance(exc, SlackApiError):
-        response = exc.response
-        data = response.data if isinstance(response.data, dict) else {}
-        error = data.get("error")
-        return from_slack(
-            error if isinstance(error, str) else None,
-            http_status=response.status_code,
-            retry_after=_retry_after(response.headers),
-        )
-    if isinstance(exc, TimeoutError) or (isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)):
-        return SLACK_TIMEOUT.error(slack_error="timeout")
-    if isinstance(exc, (URLError, OSError, http.client.HTTPException, SlackClientError)):
-        return SLACK_UNREACHABLE.error(slack_error=type(exc).__name__)
-    raise TypeError(f"not a Slack failure: {type(exc).__name__}")
-
-
 _SLACK_FAILURES = (SlackClientError, URLError, OSError, http.client.HTTPException)
 
 
-def outcome_unknown(error: ServiceError) -> bool:
-    """Whether a failed call may still have taken effect at Slack: the request left, no answer came
-    back (a timeout, a connection closed mid-response). An HTTP answer, even an error, means Slack
-    handled the request and did not post. A refused connection is counted as unknown too: telling
-    it apart is not worth a wrong guess, and the price is one read from Slack."""
-    if error.code == SLACK_TIMEOUT.code:
-        return error.slack_error == "timeout"
-    return error.code == SLACK_UNREACHABLE.code
+# Every post carries its delivery's digest in Slack message metadata under this event type, so an
+# attempt whose outcome was unknown can find its post instead of posting a second copy.
+METADATA_EVENT_TYPE = "buster_delivery"
+# A search for an earlier post reads at most this many pages of this size (conversations.history
+# and .replies are throttled hard) before handing the message to an operator.
+FIND_MAX_PAGES = 5
+FIND_PAGE_SIZE = 100
+# conversations.list: Slack recommends at most 200; Tier 2 (20+/min), so bigger pages mean fewer calls.
+CHANNEL_PAGE_SIZE = 200
+THREAD_PAGE_SIZE = 200
+
+
+def delivery_digest(key: str) -> str:
+    """What a post carries in its metadata: identifies the delivery without revealing its ids."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """auth.test: whose token this is, and the scopes it was granted (None: Slack did not say)."""
+
+    team_id: str
+    team_name: str | None
+    user_id: str | None
+    bot_id: str | None
+    scopes: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class Post:
+    """What to post: the message's arguments (text, blocks, ...) and where."""
+
+    channel_id: str
+    arguments: Mapping[str, Any]
+    delivery_key: str
+    thread_ts: str | None = None
+    broadcast: bool = False
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where Slack put a post: its channel, ts, and (for a reply) the thread it is really in."""
+
+    channel_id: str
+    ts: str
+    thread_ts: str | None
+
+    def in_thread(self, thread_ts: str | None) -> bool | None:
+        """Replies only (else None): Slack accepts a thread_ts naming no message, so only the
+        posted message's own thread_ts says whether the reply really is in that thread."""
+        return None if thread_ts is None else self.thread_ts == thread_ts
 
 
 class SlackGateway:
-    """Runs Slack calls on behalf of one integration.
+    """Slack on behalf of one integration at a time.
 
-    The caller supplies `request(client, token)`; the gateway fetches the token, translates any
-    failure, and when Slack rejects the token it re-reads the secret once: if a reconnect stored a
-    new token meanwhile, the call is repeated with it instead of failing on a stale cache.
+    When Slack rejects the token, the secret is re-read once: if a reconnect stored a new token
+    meanwhile, the call is repeated with it instead of failing on a stale cache.
     """
 
-    def __init__(self, tokens: TokenStore, client_factory: Callable[[], WebClient]) -> None:
+    def __init__(self, tokens: TokenStore, base_url: str, timeout_seconds: float) -> None:
         self._tokens = tokens
-        self._client_factory = client_factory
-        self._client: WebClient | None = None
+        self._base_url = base_url
+        self._timeout = timeout_seconds
+        self._read_client: WebClient | None = None
+        self._post_client: WebClient | None = None
 
     @property
-    def client(self) -> WebClient:
-        if self._client is None:
-            self._client = self._client_factory()
-        return self._client
+    def reads(self) -> WebClient:
+        """Idempotent calls: one quick retry on a reset connection or a 500/503."""
+        if self._read_client is None:
+            self._read_client = build_web_client(self._base_url, self._timeout, idempotent_calls=True)
+        return self._read_client
 
-    def call(self, integration_id: str, request: Callable[[WebClient, str], T]) -> T:
+    @property
+    def posts(self) -> WebClient:
+        """chat.postMessage only: no retry handlers (a resent post could be a duplicate post)."""
+        if self._post_client is None:
+            self._post_client = build_web_client(self._base_url, self._timeout, idempotent_calls=False)
+        return self._post_client
+
+    # -- with a token we hold already (connecting, disconnecting) -------------------------------
+
+    def identify(self, token: SecretStr) -> Identity:
+        """auth.test with a token, e.g. to check it before storing it."""
+        return self._with_token(token, _auth_test(self.reads))
+
+    def revoke(self, token: SecretStr) -> None:
+        self._with_token(token, lambda value: self.reads.auth_revoke(token=value))
+
+    # -- on behalf of a stored integration -------------------------------------------------------
+
+    def auth_test(self, integration_id: str) -> Identity:
+        return self._call(integration_id, _auth_test(self.reads))
+
+    def channel_info(self, integration_id: str, channel_id: str) -> dict[str, Any]:
+        return self._call(
+            integration_id,
+            lambda token: dict(self.reads.conversations_info(token=token, channel=channel_id)["channel"]),
+        )
+
+    def public_channels(self, integration_id: str) -> list[dict[str, Any]]:
+        """Every page of the workspace's unarchived public channels (pages may be short or empty
+        before the cursor ends; SlackResponse iterates until next_cursor is empty)."""
+
+        def every_page(token: str) -> list[dict[str, Any]]:
+            channels: list[dict[str, Any]] = []
+            pages = self.reads.conversations_list(
+                token=token, types="public_channel", exclude_archived=True, limit=CHANNEL_PAGE_SIZE
+            )
+            for page in pages:
+                channels.extend(page.get("channels") or [])
+            return channels
+
+        return self._call(integration_id, every_page)
+
+    def post(self, integration_id: str, post: Post) -> Posted:
+        arguments: dict[str, Any] = {
+            "channel": post.channel_id,
+            **post.arguments,
+            "metadata": {
+                "event_type": METADATA_EVENT_TYPE,
+                "event_payload": {"delivery": delivery_digest(post.delivery_key)},
+            },
+        }
+        if post.thread_ts:
+            arguments["thread_ts"] = post.thread_ts
+            if post.broadcast:
+                arguments["reply_broadcast"] = True
+        answer = self._call(integration_id, lambda token: self.posts.chat_postMessage(token=token, **arguments))
+        return _posted(answer.get("channel") or post.channel_id, answer.get("ts"), answer.get("message"))
+
+    def find_post(self, integration_id: str, post: Post, *, oldest: float) -> Posted | None:
+        """The post of this delivery made since `oldest`, if Slack holds one: found by the digest
+        its metadata carries, in its thread for a reply (in the channel when the parent is gone,
+        since such a reply lands top-level), else in the channel."""
+        digest = delivery_digest(post.delivery_key)
+
+        def search(token: str) -> Posted | None:
+            for message in self._recent(token, post, f"{max(0.0, oldest):.6f}"):
+                metadata = message.get("metadata") or {}
+                if (
+                    metadata.get("event_type") == METADATA_EVENT_TYPE
+                    and (metadata.get("event_payload") or {}).get("delivery") == digest
+                ):
+                    return _posted(post.channel_id, message.get("ts"), message)
+            return None
+
+        return self._call(integration_id, search)
+
+    def thread_replies(self, integration_id: str, channel_id: str, ts: str) -> list[dict[str, Any]]:
+        """Every message of a thread as Slack holds it (the parent first)."""
+
+        def every_page(token: str) -> list[dict[str, Any]]:
+            messages: list[dict[str, Any]] = []
+            for page in self.reads.conversations_replies(
+                token=token, channel=channel_id, ts=ts, limit=THREAD_PAGE_SIZE
+            ):
+                messages.extend(page.get("messages") or [])
+            return messages
+
+        return self._call(integration_id, every_page)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _recent(self, token: str, post: Post, oldest: str) -> Iterator[dict[str, Any]]:
+        common: dict[str, Any] = {"token": token, "channel": post.channel_id, "oldest": oldest, "inclusive": True}
+        common |= {"include_all_metadata": True, "limit": FIND_PAGE_SIZE}
+        pages: Any
+        if post.thread_ts:
+            try:
+                pages = self.reads.conversations_replies(ts=post.thread_ts, **common)
+            except SlackApiError as exc:
+                if exc.response.get("error") != "thread_not_found":
+                    raise
+                pages = self.reads.conversations_history(**common)
+        else:
+            pages = self.reads.conversations_history(**common)
+        for number, page in enumerate(pages, start=1):
+            yield from page.get("messages") or []
+            if number >= FIND_MAX_PAGES and (page.get("response_metadata") or {}).get("next_cursor"):
+                raise DELIVERY_UNVERIFIABLE.error()
+
+    def _call(self, integration_id: str, request: Callable[[str], T]) -> T:
         token = self._tokens.get(integration_id)
         try:
-            return self.call_with_token(token, request)
+            return self._with_token(token, request)
         except ServiceError as err:
             if not err.needs_reconnect:
                 raise
@@ -126,12 +257,11 @@ class SlackGateway:
             if fresh.get_secret_value() == token.get_secret_value():
                 raise
             logger.info("Bot token changed since it was cached; retrying with the new one")
-            return self.call_with_token(fresh, request)
+            return self._with_token(fresh, request)
 
-    def call_with_token(self, token: SecretStr, request: Callable[[WebClient, str], T]) -> T:
-        """One call with a token we hold already (e.g. checking a token before storing it)."""
+    def _with_token(self, token: SecretStr, request: Callable[[str], T]) -> T:
         try:
-            return request(self.client, token.get_secret_value())
+            return request(token.get_secret_value())
         except _SLACK_FAILURES as exc:
             error = translate(exc)
             logger.info(
@@ -139,3 +269,31 @@ class SlackGateway:
                 extra={"code": error.code, "slack_error": error.slack_error, "retry_after": error.retry_after},
             )
             raise error from None
+
+
+def _auth_test(client: WebClient) -> Callable[[str], Identity]:
+    def auth_test(token: str) -> Identity:
+        answer = client.auth_test(token=token)
+        headers = {name.lower(): value for name, value in (answer.headers or {}).items()}
+        scopes = headers.get("x-oauth-scopes")
+        if isinstance(scopes, list):
+            scopes = ",".join(scopes)
+        granted = frozenset(scope.strip() for scope in (scopes or "").split(",") if scope.strip())
+        return Identity(
+            team_id=str(answer.get("team_id") or ""),
+            team_name=answer.get("team") or None,
+            user_id=answer.get("user_id") or None,
+            bot_id=answer.get("bot_id") or None,
+            # No header (some proxies drop it) means unknown, not "none".
+            scopes=granted or None,
+        )
+
+    return auth_test
+
+
+def _posted(channel_id: str, ts: Any, message: Any) -> Posted:
+    if not isinstance(ts, str) or not ts:
+        # ok:true without a ts is not an answer we can record or thread under.
+        raise SLACK_API_ERROR.error(slack_error="missing_ts")
+    thread_ts = message.get("thread_ts") if isinstance(message, dict) else None
+    return Posted(channel_id=channel_id, ts=ts, thread_ts=thread_ts if isinstance(thread_ts, str) else None)

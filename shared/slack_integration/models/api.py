@@ -62,7 +62,7 @@ class ChannelSetAnswer(_Wire):
 
 
 class CapabilityStatus(_Wire):
-    """GET /integration/status: the PRD's validateMessagingCapability answer, plus the health."""
+    """GET /integration/status: whether Buster can post now, plus the health."""
 
     can_send: bool
     channel_configured: bool
@@ -146,7 +146,7 @@ class IntegrationCounts(_Wire):
 
 
 class MessagingStats(_Wire):
-    """GET /integration/stats and `admin stats`: the PRD's KPIs over one window."""
+    """GET /integration/stats and `admin stats`: the messaging KPIs over one window."""
 
     start: str
     end: str

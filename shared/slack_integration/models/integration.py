@@ -1,4 +1,4 @@
-"""The stored Slack integration: one per Buster user, created by the install (admin connect)."""
+"""The stored Slack integration: one per Buster user, created by connecting a workspace."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from slack_integration.errors import ErrorKind, ServiceError
+from slack_integration.errors import HealthFlag
 
 
 def utc_now() -> str:
@@ -32,12 +32,8 @@ class HealthStatus(StrEnum):
     UNREACHABLE = "unreachable"
 
     @classmethod
-    def for_error(cls, error: ServiceError) -> HealthStatus | None:
-        """The flag an error puts on its integration: only errors the user must fix set one."""
-        return {
-            ErrorKind.RECONNECT_REQUIRED: cls.NEEDS_RECONNECT,
-            ErrorKind.CHANNEL_UNUSABLE: cls.NEEDS_NEW_CHANNEL,
-        }.get(error.kind)
+    def flagged(cls, flag: HealthFlag) -> HealthStatus:
+        return cls(flag.value)
 
 
 class Integration(BaseModel):

@@ -1,9 +1,8 @@
 """Channel selection: which public channels a user can pick, and saving the pick.
 
-The PRD's SlackChannelService, without its bugs: every page is read until Slack's cursor is
-empty (pages may be short or empty before that), a failure on any page fails the whole listing
-(never a partial list presented as complete), and a selection is saved under the name Slack
-reports for that id, not the name the client sent.
+Every page is read until Slack's cursor is empty (pages may be short or empty before that), a
+failure on any page fails the whole listing (never a partial list presented as complete), and a
+selection is saved under the name Slack reports for that id, not the name the client sent.
 """
 
 from __future__ import annotations
@@ -12,18 +11,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
-from slack_sdk import WebClient
 
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.slack_client import SlackGateway
-from slack_integration.errors import (
-    CHANNEL_OTHER_WORKSPACE,
-    CHANNEL_PRIVATE,
-    INTEGRATION_INACTIVE,
-    INTEGRATION_NOT_FOUND,
-    SLACK_ERRORS,
-    ServiceError,
-)
+from slack_integration.errors import CHANNEL_OTHER_WORKSPACE, CHANNEL_PRIVATE, INTEGRATION_INACTIVE, ServiceError
 from slack_integration.models.api import (
     Channel,
     ChannelList,
@@ -34,11 +25,9 @@ from slack_integration.models.api import (
 )
 from slack_integration.models.integration import Integration
 from slack_integration.observability import logger, metrics, tracer
+from slack_integration.slack_errors import SLACK_ERRORS
 
 T = TypeVar("T")
-
-# Slack recommends 200; conversations.list is Tier 2 (20+/min), so bigger pages mean fewer calls.
-PAGE_SIZE = 200
 
 
 class ChannelService:
@@ -50,7 +39,7 @@ class ChannelService:
     @tracer.capture_method(capture_response=False)
     def list_channels(self, user_id: str) -> ChannelList:
         integration = self._active_integration(user_id)
-        raw_channels = self._call_slack(integration, _all_public_channels)
+        raw_channels = self._call_slack(integration, lambda: self._slack.public_channels(integration.id))
         unique = {raw["id"]: raw for raw in raw_channels if _is_selectable(raw, integration.team_id)}
         channels = sorted((_to_channel(raw) for raw in unique.values()), key=lambda c: (c.name.casefold(), c.id))
         metrics.add_metric(name="ChannelsListed", unit=MetricUnit.Count, value=1)
@@ -58,7 +47,7 @@ class ChannelService:
 
     def get_notification_channel(self, user_id: str) -> NotificationChannelAnswer:
         # Reading the saved choice needs no Slack call and works even while a reconnect is due.
-        integration = self._integration(user_id)
+        integration = self._integrations.require(user_id)
         if not integration.notification_channel_id:
             return NotificationChannelAnswer(notification_channel=None)
         return NotificationChannelAnswer(
@@ -72,11 +61,7 @@ class ChannelService:
     def set_notification_channel(self, user_id: str, selection: ChannelSelection) -> ChannelSetAnswer:
         integration = self._active_integration(user_id)
         channel_id = selection.channel_id
-
-        def info(client: WebClient, token: str) -> dict[str, Any]:
-            return dict(client.conversations_info(token=token, channel=channel_id)["channel"])
-
-        channel = self._call_slack(integration, info)
+        channel = self._call_slack(integration, lambda: self._slack.channel_info(integration.id, channel_id))
         check_usable(channel, integration)
         name = str(channel.get("name") or channel_id)
         if selection.channel_name and selection.channel_name.lstrip("#") != name:
@@ -86,35 +71,20 @@ class ChannelService:
         logger.info("Notification channel set", extra={"integration_id": integration.id, "channel_id": channel_id})
         return ChannelSetAnswer(success=True, message=f"Notification channel set to #{name}")
 
-    def _integration(self, user_id: str) -> Integration:
-        integration = self._integrations.get_by_user(user_id)
-        if integration is None:
-            raise INTEGRATION_NOT_FOUND.error()
-        return integration
-
     def _active_integration(self, user_id: str) -> Integration:
-        integration = self._integration(user_id)
+        integration = self._integrations.require(user_id)
         if not integration.is_active:
             raise INTEGRATION_INACTIVE.error()
         return integration
 
-    def _call_slack(self, integration: Integration, request: Callable[[WebClient, str], T]) -> T:
+    def _call_slack(self, integration: Integration, request: Callable[[], T]) -> T:
         try:
-            return self._slack.call(integration.id, request)
+            return request()
         except ServiceError as err:
             # A channel error here concerns the channel being chosen, not the saved one: only a
             # broken install is the integration's own problem.
-            if err.needs_reconnect:
-                self._integrations.flag_problem(integration, err)
+            self._integrations.flag_problem(integration, err, about_notification_channel=False)
             raise
-
-
-def _all_public_channels(client: WebClient, token: str) -> list[dict[str, Any]]:
-    channels: list[dict[str, Any]] = []
-    # SlackResponse iterates page by page and stops only on an empty next_cursor.
-    for page in client.conversations_list(token=token, types="public_channel", exclude_archived=True, limit=PAGE_SIZE):
-        channels.extend(page.get("channels") or [])
-    return channels
 
 
 def _hosted_elsewhere(channel: dict[str, Any], team_id: str) -> bool:

@@ -21,14 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk import WebClient
-
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
-from slack_integration.adapters.slack_client import SlackGateway
-from slack_integration.errors import CHANNEL_NOT_SET, INTEGRATION_INACTIVE, SLACK_ERRORS, ErrorKind, ServiceError
+from slack_integration.adapters.slack_client import Identity, SlackGateway
+from slack_integration.errors import CHANNEL_NOT_SET, INTEGRATION_INACTIVE, ErrorKind, ServiceError, health_flag
 from slack_integration.models.integration import HealthStatus, Integration, utc_now
 from slack_integration.observability import logger
 from slack_integration.services.channels import check_usable
+from slack_integration.slack_errors import SLACK_ERRORS
+
+# When auth.test does not say which scopes the token has (some proxies drop the header), assume
+# the ones the install asks for, rather than report a healthy install as broken.
+ASSUMED_SCOPES = frozenset({"chat:write", "chat:write.public"})
 
 # A sweep stops taking new pages when less than this is left (a page of checks at the Slack
 # timeout, twice, must still fit).
@@ -42,10 +45,6 @@ class HealthReport:
     error: ServiceError | None = None
     # Slack throttled the check: nothing was learned and nothing recorded.
     throttled: bool = False
-
-    @property
-    def can_send(self) -> bool:
-        return self.status is HealthStatus.HEALTHY
 
 
 @dataclass
@@ -118,16 +117,16 @@ class HealthService:
         if not integration.is_active:
             return _report(HealthStatus.NEEDS_RECONNECT, INTEGRATION_INACTIVE.error())
         try:
-            identity = self._slack.call(integration.id, _auth_test)
+            identity = self._slack.auth_test(integration.id)
             problem = _identity_problem(identity, integration)
             if problem is not None:
                 return _report(HealthStatus.NEEDS_RECONNECT, problem)
             if not integration.notification_channel_id:
                 return _report(HealthStatus.NEEDS_NEW_CHANNEL, CHANNEL_NOT_SET.error())
-            channel_id = integration.notification_channel_id
-            channel = self._slack.call(integration.id, lambda client, token: _channel_info(client, token, channel_id))
+            channel = self._slack.channel_info(integration.id, integration.notification_channel_id)
             check_usable(channel, integration)
-            if not channel.get("is_member") and "chat:write.public" not in identity["scopes"]:
+            scopes = identity.scopes if identity.scopes is not None else ASSUMED_SCOPES
+            if not channel.get("is_member") and "chat:write.public" not in scopes:
                 return _report(HealthStatus.NEEDS_NEW_CHANNEL, SLACK_ERRORS["not_in_channel"].error())
         except ServiceError as err:
             return _from_error(err)
@@ -145,42 +144,20 @@ class HealthService:
             logger.warning("Could not record health", extra={"integration_id": integration.id, "code": err.code})
 
 
-def _auth_test(client: WebClient, token: str) -> dict[str, Any]:
-    answer = client.auth_test(token=token)
-    headers = {name.lower(): value for name, value in (answer.headers or {}).items()}
-    scopes = headers.get("x-oauth-scopes") or ""
-    if isinstance(scopes, list):
-        scopes = ",".join(scopes)
-    return {
-        "team_id": answer.get("team_id"),
-        # No header (some proxies drop it) means unknown, not "none": assume what we asked for.
-        "scopes": {scope.strip() for scope in scopes.split(",") if scope.strip()} or None,
-    }
-
-
-def _identity_problem(identity: dict[str, Any], integration: Integration) -> ServiceError | None:
-    if identity.get("team_id") and identity["team_id"] != integration.team_id:
+def _identity_problem(identity: Identity, integration: Integration) -> ServiceError | None:
+    if identity.team_id and identity.team_id != integration.team_id:
         return SLACK_ERRORS["invalid_auth"].error(slack_error="team_mismatch")
-    scopes = identity.get("scopes")
-    if scopes is None:
-        identity["scopes"] = {"chat:write", "chat:write.public"}
-    elif "chat:write" not in scopes:
+    if identity.scopes is not None and "chat:write" not in identity.scopes:
         return SLACK_ERRORS["missing_scope"].error(slack_error="missing_scope")
     return None
-
-
-def _channel_info(client: WebClient, token: str, channel_id: str) -> dict[str, Any]:
-    return dict(client.conversations_info(token=token, channel=channel_id)["channel"])
 
 
 def _from_error(err: ServiceError) -> HealthReport:
     if err.kind is ErrorKind.RATE_LIMITED:
         return HealthReport(HealthStatus.UNKNOWN, utc_now(), err, throttled=True)
-    if err.needs_reconnect:
-        return _report(HealthStatus.NEEDS_RECONNECT, err)
-    if err.needs_new_channel:
-        return _report(HealthStatus.NEEDS_NEW_CHANNEL, err)
-    return _report(HealthStatus.UNREACHABLE, err)
+    # The check asks about the saved notification channel, so a channel error is about it.
+    flag = health_flag(err, about_notification_channel=True)
+    return _report(HealthStatus.flagged(flag) if flag else HealthStatus.UNREACHABLE, err)
 
 
 def _report(status: HealthStatus, error: ServiceError | None = None) -> HealthReport:

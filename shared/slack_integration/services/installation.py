@@ -1,8 +1,9 @@
 """Connecting and disconnecting a user's Slack workspace.
 
-Stands in for the OAuth install of the earlier PRD (which will call `connect` with the token the
-OAuth exchange returns). The token is checked with auth.test *before* anything is stored, so a
-mistyped or revoked token never becomes an integration that fails later in a background job.
+`connect` takes a bot token (today from the operator's `admin connect`; an OAuth install would
+call it with the token Slack's code exchange returns). The token is checked with auth.test
+*before* anything is stored, so a mistyped or revoked token never becomes an integration that
+fails later in a background job.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.adapters.token_store import TokenStore
-from slack_integration.errors import INTEGRATION_NOT_FOUND, ErrorKind, ServiceError
+from slack_integration.errors import TEAM_MISMATCH, ServiceError
 from slack_integration.models.integration import HealthStatus, Integration, utc_now
 from slack_integration.observability import logger
 
@@ -26,13 +27,9 @@ class InstallationService:
         self._slack = slack
 
     def connect(self, user_id: str, team_id: str, team_name: str, bot_token: SecretStr) -> Integration:
-        identity = self._verify(bot_token)
-        if identity.get("team_id") != team_id:
-            raise ServiceError(
-                "TEAM_MISMATCH",
-                f"The bot token belongs to Slack workspace {identity.get('team_id')}, not {team_id}.",
-                ErrorKind.INVALID_INPUT,
-            )
+        identity = self._slack.identify(bot_token)
+        if identity.team_id != team_id:
+            raise TEAM_MISMATCH.error(detail=f"the token is for workspace {identity.team_id}, not {team_id}")
         existing = self._integrations.get_by_user(user_id)
         # Keep the id across reconnects: message mappings and the token secret are keyed by it.
         integration_id = existing.id if existing else str(uuid.uuid4())
@@ -42,7 +39,7 @@ class InstallationService:
             user_id=user_id,
             team_id=team_id,
             team_name=team_name,
-            bot_user_id=identity.get("user_id") or None,
+            bot_user_id=identity.user_id,
             # A channel id means nothing in another workspace: keep the choice only for the same team.
             notification_channel_id=existing.notification_channel_id if same_team and existing else None,
             notification_channel_name=existing.notification_channel_name if same_team and existing else None,
@@ -66,9 +63,7 @@ class InstallationService:
         so the operator can run it again: deleting first would leave a live token we can no
         longer revoke.
         """
-        integration = self._integrations.get_by_user(user_id)
-        if integration is None:
-            raise INTEGRATION_NOT_FOUND.error()
+        integration = self._integrations.require(user_id)
         self._revoke(integration)
         self._tokens.delete(integration.id)
         updated = self._integrations.deactivate(integration)
@@ -78,14 +73,10 @@ class InstallationService:
     def _revoke(self, integration: Integration) -> None:
         try:
             token = self._tokens.get(integration.id, refresh=True)
-            self._slack.call_with_token(token, lambda client, value: client.auth_revoke(token=value))
+            self._slack.revoke(token)
         except ServiceError as err:
             if not err.needs_reconnect:
                 raise
             logger.info("Token already unusable at Slack; nothing to revoke", extra={"code": err.code})
         else:
             logger.info("Bot token revoked at Slack", extra={"integration_id": integration.id})
-
-    def _verify(self, bot_token: SecretStr) -> dict[str, str]:
-        answer = self._slack.call_with_token(bot_token, lambda client, token: client.auth_test(token=token))
-        return {key: str(answer.get(key) or "") for key in ("team_id", "user_id", "bot_id")}

@@ -1,0 +1,109 @@
+"""A delivery record: one item of the deliveries table (one send, or one reply into one thread).
+
+The same model is written by the ledger, read back by the ledger's state machine, and read by
+thread history and stats, so every attribute has one name and one type. Attribute names in
+DynamoDB are the camelCase aliases.
+
+States (`status`), and what moves a record between them (adapters/delivery_ledger.py):
+
+    (none) --claim--> posting --delivered--> delivered
+    posting --attempt failed, Slack answered--> retrying --claim--> posting
+    posting --attempt failed, no answer (may have posted)--> uncertain --claim--> posting
+    posting (lease lapsed: the attempt died) --claim--> posting
+    any but delivered --dead-lettered--> dead_lettered --claim by another SQS message--> posting
+
+`uncertain_since` is the datum of "an earlier attempt may have posted": the time from which the
+next attempt looks for the post in Slack. It is set exactly when the status is `uncertain`, or
+`posting` by an attempt that must look first; a look that finds nothing clears it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# How much of a message's text the delivery record keeps for thread history.
+PREVIEW_LENGTH = 200
+
+Kind = Literal["send", "reply"]
+
+
+class DeliveryStatus(StrEnum):
+    POSTING = "posting"  # an attempt holds the lease and may be talking to Slack right now
+    DELIVERED = "delivered"  # Slack holds the message; `slack_ts` says where
+    RETRYING = "retrying"  # the last attempt failed and Slack definitely did not post it
+    UNCERTAIN = "uncertain"  # the last attempt's outcome is unknown: look in Slack before posting
+    DEAD_LETTERED = "dead_lettered"  # given up on; the message is in the DLQ with `last_error_code`
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_item(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class Outcome(_Item):
+    """One attempt's result, appended to the record's `outcomes` (the stats count these)."""
+
+    at: str
+    outcome: Literal["delivered", "verified", "failed", "uncertain", "dead_lettered"]
+    code: str | None = None
+    ms: int | None = None
+
+
+class DeliveryFacts(_Item):
+    """What a delivery is, independent of how it went: written with its first claim."""
+
+    key: str = Field(alias="deliveryKey")
+    integration_id: str | None = None
+    user_id: str | None = None
+    kind: Kind | None = None  # always set by the service; None only in a record it did not write
+    internal_message_id: str | None = None
+    message_type: str | None = None
+    channel_id: str | None = None
+    parent_ts: str | None = None  # a reply's thread
+    # The thread history lists a tracked message's send and replies by this (index byThread).
+    thread_key: str | None = None
+    preview: str | None = None
+
+
+class DeliveryRecord(DeliveryFacts):
+    status: DeliveryStatus = DeliveryStatus.RETRYING
+    attempts: int = 0
+    sqs_message_id: str | None = None
+    lease_until: float | None = None
+    uncertain_since: float | None = None
+    last_attempt_at: float | None = None
+    first_attempt_at: str | None = None
+    expires_at: int | None = None
+    slack_channel_id: str | None = None
+    slack_ts: str | None = None
+    thread_ts: str | None = None  # the thread Slack put a reply in (None: top-level)
+    threaded: bool | None = None  # replies: did Slack put it in the thread we asked for?
+    delivered_at: str | None = None
+    queue_ms: int | None = None  # enqueued -> delivered
+    last_error_code: str | None = None
+    outcomes: list[Outcome] = Field(default_factory=list)
+
+    @property
+    def may_have_posted(self) -> bool:
+        """An earlier attempt may have reached Slack: its outcome was unknown, or it died holding
+        the lease (a claim is granted over `posting` only once the lease has lapsed)."""
+        return self.status in (DeliveryStatus.UNCERTAIN, DeliveryStatus.POSTING)
+
+    @property
+    def look_since(self) -> float | None:
+        """From when to look in Slack for a post of an earlier attempt."""
+        return self.uncertain_since or self.last_attempt_at
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is DeliveryStatus.DELIVERED and bool(self.slack_ts and self.slack_channel_id)
+
+
+def thread_key(integration_id: str, internal_message_id: str) -> str:
+    return f"{integration_id}|{internal_message_id}"

@@ -1,0 +1,58 @@
+"""GET /integration/status: can Buster post to the user's notification channel right now?
+
+A live health check (services/health.py), cached for a minute per user; when Slack throttles
+the check, the answer comes from the last recorded check, uncached.
+"""
+
+from __future__ import annotations
+
+from slack_integration.adapters.integrations_repository import IntegrationsRepository
+from slack_integration.errors import INTEGRATION_NOT_FOUND, ServiceError
+from slack_integration.models.api import CapabilityStatus
+from slack_integration.models.integration import HealthStatus, Integration
+from slack_integration.services.health import HealthService
+from slack_integration.services.ttl_cache import TtlCache
+
+
+class StatusService:
+    def __init__(self, integrations: IntegrationsRepository, health: HealthService, cache_seconds: float) -> None:
+        self._integrations = integrations
+        self._health = health
+        self._cache = TtlCache(cache_seconds)
+
+    def status(self, user_id: str) -> CapabilityStatus:
+        cached = self._cache.get(user_id)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        integration = self._integrations.get_by_user(user_id)
+        if integration is None:
+            # Not an error for this route: "nothing connected" is a status the dashboard shows.
+            error = INTEGRATION_NOT_FOUND.error()
+            return CapabilityStatus(
+                can_send=False,
+                channel_configured=False,
+                integration_active=False,
+                error=error.message,
+                code=error.code,
+            )
+        report = self._health.check(integration)
+        if report.throttled:
+            return _status(integration, integration.health_status, integration.last_error_code, None)
+        answer = _status(integration, report.status, report.error.code if report.error else None, report.error)
+        answer.checked_at = report.checked_at
+        self._cache.put(user_id, answer)
+        return answer
+
+
+def _status(
+    integration: Integration, status: HealthStatus, code: str | None, error: ServiceError | None
+) -> CapabilityStatus:
+    return CapabilityStatus(
+        can_send=integration.is_active and bool(integration.notification_channel_id) and status is HealthStatus.HEALTHY,
+        channel_configured=bool(integration.notification_channel_id),
+        integration_active=integration.is_active,
+        error=error.message if error else None,
+        code=code,
+        health_status=status.value,
+        checked_at=integration.health_checked_at,
+    )
