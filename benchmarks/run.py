@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 
 from local.lambda_events import sample, schedule_event, sqs_event
-from local.stack import DEMO_USER, LocalStack
+from local.stack import DEMO_SEED, DEMO_USER, LocalStack
 from local.template import ROOT, environment, function_directory, resources
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -230,16 +230,58 @@ def cost_per_message(stack: LocalStack, messages: int) -> dict[str, Any]:
     for internal_id in ids:
         producer.reply(internal_id, {"text": "reply"})
     reply_slack, reply_calls = consume("ReplyFunction", "ReplyQueue", messages)
+    for internal_id in ids:
+        producer.reply(internal_id, {"text": "scoped reply"}, user_id=DEMO_USER)
+    scoped_slack, scoped_calls = consume("ReplyFunction", "ReplyQueue", messages)
+    # The same ids to a second user: an unscoped reply now fans out (one SQS hop) into one
+    # scoped reply per thread. Counted per reply, the hop and both threads included.
+    second_user = _connect_second_user(stack)
+    fan_ids = [f"fan-{time.time_ns()}-{n}" for n in range(messages)]
+    for internal_id in fan_ids:
+        for user in (DEMO_USER, second_user):
+            producer.send(user, {"text": f"cost {internal_id}"}, internal_message_id=internal_id)
+    consume("SendFunction", "SendQueue", 2 * messages)
+    for internal_id in fan_ids:
+        producer.reply(internal_id, {"text": "reply to both"})
+    fan_slack, fan_calls = consume("ReplyFunction", "ReplyQueue", 3 * messages)  # the reply + 2 copies
     session.events.unregister("before-call", counting)
+
+    def per(calls: Counter[str]) -> dict[str, float]:
+        return {name: count / messages for name, count in sorted(calls.items())}
+
     return {
         "messages": messages,
-        "send": {name: count / messages for name, count in sorted(send_calls.items())},
+        "send": per(send_calls),
         "send_total": sum(send_calls.values()) / messages,
         "send_slack": send_slack / messages,
-        "reply": {name: count / messages for name, count in sorted(reply_calls.items())},
+        "reply": per(reply_calls),
         "reply_total": sum(reply_calls.values()) / messages,
         "reply_slack": reply_slack / messages,
+        "scoped": per(scoped_calls),
+        "scoped_total": sum(scoped_calls.values()) / messages,
+        "scoped_slack": scoped_slack / messages,
+        "fan_out": per(fan_calls),
+        "fan_out_total": sum(fan_calls.values()) / messages,
+        "fan_out_slack": fan_slack / messages,
     }
+
+
+def _connect_second_user(stack: LocalStack) -> str:
+    """A second Buster user on the demo workspace, with the same notification channel."""
+    from pydantic import SecretStr
+
+    from slack_integration import dependencies
+    from slack_integration.models.api import ChannelSelection
+
+    assert stack.runtime is not None and stack._emulator is not None
+    token = json.loads(DEMO_SEED.read_text())["workspaces"][0]["tokens"][0]["token"]
+    user = "bench-second-user"
+    with stack.runtime.environment_of("SetChannelFunction"):
+        services = dependencies.current()
+        identity = services.slack.identify(SecretStr(token))
+        services.installation.connect(user, identity.team_id, identity.team_name or "demo", SecretStr(token))
+        services.channels.set_notification_channel(user, ChannelSelection.model_validate({"channelId": "C0DEMOALR01"}))
+    return user
 
 
 def overhead(stack: LocalStack, messages: int) -> dict[str, Any]:
@@ -301,8 +343,8 @@ def throughput(stack: LocalStack, messages: int, channels: int, per_second: floa
         emulator.add_token(token, team)
         channel = emulator.add_channel(team, "bench", is_member=True)
         with stack.runtime.environment_of("SetChannelFunction"):
-            dependencies.installation_service().connect(user, team, f"Bench {n}", SecretStr(token))
-            dependencies.channel_service().set_notification_channel(
+            dependencies.current().installation.connect(user, team, f"Bench {n}", SecretStr(token))
+            dependencies.current().channels.set_notification_channel(
                 user, ChannelSelection.model_validate({"channelId": channel["id"]})
             )
         users.append((user, channel["id"]))
@@ -390,9 +432,19 @@ def report(
         f"| tracked send | {cost['send_total']:.2f} | "
         + ", ".join(f"{k} {v:.2f}" for k, v in cost["send"].items())
         + f" | {cost['send_slack']:.2f} |",
-        f"| reply (one thread) | {cost['reply_total']:.2f} | "
+        f"| reply, unscoped, one recipient | {cost['reply_total']:.2f} | "
         + ", ".join(f"{k} {v:.2f}" for k, v in cost["reply"].items())
         + f" | {cost['reply_slack']:.2f} |",
+        f"| reply, scoped (`userId`) | {cost['scoped_total']:.2f} | "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cost["scoped"].items())
+        + f" | {cost['scoped_slack']:.2f} |",
+        f"| reply, unscoped, two recipients (fan-out hop + 2 threads) | {cost['fan_out_total']:.2f} | "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cost["fan_out"].items())
+        + f" | {cost['fan_out_slack']:.2f} |",
+        "",
+        "An unscoped reply learns who the id was sent to with two Queries (the delivered mappings, and",
+        "the sends still on their way); with several recipients it fans out in one SendMessageBatch",
+        "into one scoped reply per thread, which adds one queue pass to its latency.",
         "",
         "Goals: at most 3 AWS calls per send, Secrets Manager 0 once warm, exactly 1 Slack call per",
         "delivered message.",
@@ -462,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
 
         assert stack.runtime is not None
         with stack.runtime.environment_of("SetChannelFunction"):
-            dependencies.channel_service().set_notification_channel(
+            dependencies.current().channels.set_notification_channel(
                 DEMO_USER, ChannelSelection.model_validate({"channelId": "C0DEMOALR01"})
             )
         # The reply and thread samples name deployment-42: deliver it once so they find a thread.

@@ -2,8 +2,8 @@
 
 Tests use this to prove that untrusted text ends up inert: `<!channel>` sent unescaped becomes an
 @channel notification, while `&lt;!channel&gt;` is shown as the literal characters "<!channel>"
-and triggers nothing. The rules follow Slack's message formatting (see /work/shared/slack-api.md,
-"Escaping and injection"):
+and triggers nothing. The rules follow Slack's documentation on formatting message text (its
+escaping rules):
 
 mrkdwn (the top-level `text`, and text objects of type "mrkdwn")
     Control sequences are `<...>` spans, split at the first "|" into target and optional label:
