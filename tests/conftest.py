@@ -4,12 +4,9 @@ emulator over real HTTP, and the Lambda handlers imported from functions/ as Lam
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -36,18 +33,22 @@ os.environ.pop("AWS_PROFILE", None)
 
 from local.slack_emulator import SlackEmulator
 from slack_integration import dependencies
+from slack_integration.config import load_settings
+from tests.support.aws import AwsStack
 from tests.support.events import HttpAnswer, LambdaContext, http_event
+from tests.support.functions import load_function
+from tests.support.identities import (  # re-exported: tests import them from here
+    BOT_TOKEN,
+    OTHER_TEAM_ID,
+    OTHER_TOKEN,
+    OTHER_USER,
+    SECRET_PREFIX,
+    TEAM_ID,
+    TEAM_NAME,
+    USER_ID,
+)
 from tests.support.sqs import QueuePoller
-from tests.support.template import ROOT, create_queues, create_tables, function_env, table_env
-
-TEAM_ID = "T0ACME0001"
-TEAM_NAME = "Acme Corp"
-BOT_TOKEN = "xoxb-test-acme-0001-aaaaaaaaaaaa"
-OTHER_TEAM_ID = "T0GLOBEX01"
-OTHER_TOKEN = "xoxb-test-globex-0001-bbbbbbbbbbbb"
-USER_ID = "user-1"
-OTHER_USER = "user-2"
-SECRET_PREFIX = "buster/slack/bot-token/"
+from tests.support.template import create_queues, create_tables, function_env, table_env
 
 
 @pytest.fixture(scope="session")
@@ -82,19 +83,19 @@ def service_env(monkeypatch: pytest.MonkeyPatch, emulator: SlackEmulator) -> dic
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
+def aws() -> Iterator[AwsStack]:
     """moto with the template's tables and queues; yields real boto3 clients for assertions."""
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         sqs = boto3.client("sqs")
         tables = create_tables(dynamodb)
-        yield {
-            "dynamodb": dynamodb,
-            "secretsmanager": boto3.client("secretsmanager"),
-            "sqs": sqs,
-            "tables": tables,
-            "queues": create_queues(sqs),
-        }
+        yield AwsStack(
+            dynamodb=dynamodb,
+            secretsmanager=boto3.client("secretsmanager"),
+            sqs=sqs,
+            tables=tables,
+            queues=create_queues(sqs),
+        )
 
 
 @dataclass
@@ -129,11 +130,11 @@ def other_workspace(slack: SlackEmulator) -> Workspace:
 
 
 @pytest.fixture
-def connected(aws: dict[str, Any], workspace: Workspace) -> Any:
+def connected(aws: AwsStack, workspace: Workspace) -> Any:
     """USER_ID has connected Acme's workspace through the real install path (admin connect)."""
     from pydantic import SecretStr
 
-    return dependencies.installation_service().connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(BOT_TOKEN))
+    return dependencies.current().installation.connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(BOT_TOKEN))
 
 
 @pytest.fixture
@@ -143,18 +144,18 @@ def notification_channel(connected: Any, workspace: Workspace) -> dict[str, Any]
 
     channel = workspace.channels["general"]
     selection = ChannelSelection.model_validate({"channelId": channel["id"]})
-    dependencies.channel_service().set_notification_channel(USER_ID, selection)
+    dependencies.current().channels.set_notification_channel(USER_ID, selection)
     return channel
 
 
 @pytest.fixture
-def second_user(aws: dict[str, Any], slack: SlackEmulator, other_workspace: Workspace) -> dict[str, Any]:
+def second_user(aws: AwsStack, slack: SlackEmulator, other_workspace: Workspace) -> dict[str, Any]:
     """OTHER_USER connected Globex's workspace and picked #globex-ops (the real install and set paths)."""
     from slack_integration.models.api import ChannelSelection
 
-    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
+    dependencies.current().installation.connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
     channel = other_workspace.channels["globex-ops"]
-    dependencies.channel_service().set_notification_channel(
+    dependencies.current().channels.set_notification_channel(
         OTHER_USER, ChannelSelection.model_validate({"channelId": channel["id"]})
     )
     return channel
@@ -164,21 +165,28 @@ _CONSUMERS = {"send": ("SendFunction", "SendQueue"), "reply": ("ReplyFunction", 
 
 
 @pytest.fixture
-def consumer(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., QueuePoller]:
+def consumer(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Callable[..., QueuePoller]:
     """consumer("send" | "reply", **env overrides) -> a poller that feeds the function its queue
     the way Lambda's event source mapping does, with the function's own template environment."""
 
     def _consumer(name: str, **overrides: str) -> QueuePoller:
         logical, queue = _CONSUMERS[name]
         env = {**function_env(logical, aws["queues"]), **overrides}
-        handler = _load_function(name).lambda_handler
+        handler = load_function(name).lambda_handler
+        container: dependencies.Container | None = None
 
         def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            # Each function runs in its own container with its own environment.
+            # Each function runs in its own Lambda container with its own environment: one
+            # dependencies.Container for the poller's life (its clients and token cache stay warm
+            # between invocations), rebuilt only if the settings it was built from changed.
+            nonlocal container
             for key, value in env.items():
                 monkeypatch.setenv(key, value)
-            dependencies.reset_consumers()
-            return handler(event, context)
+            settings = load_settings()
+            if container is None or container.settings != settings:
+                container = dependencies.Container(settings)
+            with dependencies.use(container):
+                return handler(event, context)
 
         return QueuePoller(aws["sqs"], aws["queues"][queue], invoke, function_name=name)
 
@@ -186,23 +194,10 @@ def consumer(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callable[.
 
 
 @pytest.fixture
-def producer(aws: dict[str, Any]) -> Any:
+def producer(aws: AwsStack) -> Any:
     from slack_integration.producer import NotificationProducer
 
     return NotificationProducer(aws["queues"]["SendQueue"], aws["queues"]["ReplyQueue"])
-
-
-def _load_function(name: str) -> ModuleType:
-    # Every function has an app.py: load each under its own module name so they cannot collide.
-    module_name = f"functions_{name}_app"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -211,18 +206,10 @@ def invoke() -> Callable[..., HttpAnswer]:
 
     def _invoke(function: str, method: str, path: str, **kwargs: Any) -> HttpAnswer:
         event = kwargs.pop("event", None) or http_event(method, path, **kwargs)
-        answer = _load_function(function).lambda_handler(event, LambdaContext(function_name=function))
+        answer = load_function(function).lambda_handler(event, LambdaContext(function_name=function))
         return HttpAnswer.from_lambda(answer)
 
     return _invoke
-
-
-def get_integration_item(aws: dict[str, Any], user_id: str = USER_ID) -> dict[str, Any] | None:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    item = aws["dynamodb"].get_item(TableName=aws["tables"]["IntegrationsTable"], Key={"userId": {"S": user_id}})
-    raw = item.get("Item")
-    return {k: TypeDeserializer().deserialize(v) for k, v in raw.items()} if raw else None
 
 
 # Every bot token the suite uses (the emulator's demo seed included). None may ever appear in

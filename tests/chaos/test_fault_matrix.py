@@ -21,8 +21,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from slack_integration import dependencies
-from tests.conftest import BOT_TOKEN, USER_ID, get_integration_item
-from tests.integration.test_send import deliveries, enqueue_raw, mappings
+from tests.conftest import BOT_TOKEN, USER_ID
+from tests.support.aws import AwsStack
+from tests.support.records import deliveries, enqueue_raw, get_integration_item, mappings
 from tests.support.sqs import QueuePoller, counts, dead_letters
 
 BATCH = 10
@@ -32,7 +33,7 @@ class ProcessKilled(BaseException):
     """Not an Exception: nothing in the function may catch it, as nothing can catch a SIGKILL."""
 
 
-def settle(aws: dict[str, Any], poller: QueuePoller, *, rounds: int = 40, pause: float = 0.0) -> None:
+def settle(aws: AwsStack, poller: QueuePoller, *, rounds: int = 40, pause: float = 0.0) -> None:
     """Poll until the queue is empty, letting time pass whenever only delayed messages remain:
     handed-back messages become visible, and leases of attempts that died run out."""
     for _ in range(rounds):
@@ -49,7 +50,7 @@ def settle(aws: dict[str, Any], poller: QueuePoller, *, rounds: int = 40, pause:
     raise AssertionError(f"queue not empty after {rounds} rounds: {counts(aws['sqs'], poller.queue_url)}")
 
 
-def _let_time_pass(aws: dict[str, Any], poller: QueuePoller) -> None:
+def _let_time_pass(aws: AwsStack, poller: QueuePoller) -> None:
     for message in aws["sqs"].receive_message(QueueUrl=poller.queue_url, MaxNumberOfMessages=10).get("Messages", []):
         aws["sqs"].change_message_visibility(
             QueueUrl=poller.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -187,7 +188,7 @@ def test_aws_faults_lose_nothing_and_post_nothing_twice(
     aws, slack, notification_channel, producer, consumer, aws_fault, service, operation, code, times
 ):
     ids = enqueue_batch(producer, f"{service}-{operation}")
-    dependencies.tokens()  # a cold token cache, so Secrets Manager is really asked
+    dependencies.current().tokens  # noqa: B018 - a cold token cache, so Secrets Manager is really asked
     aws_fault(service, operation, times=times, code=code)
     if operation == "ChangeMessageVisibilityBatch":
         slack.inject_fault("chat.postMessage", "ratelimited", after=2, retry_after=1)  # something to hand back

@@ -303,9 +303,9 @@ def api(notification_channel, producer, consumer, load_function):
 
 @pytest.fixture
 def load_function():
-    from tests.conftest import _load_function
+    from tests.support import functions
 
-    return _load_function
+    return functions.load_function
 
 
 def concrete_path(template: str, thread_id: str = TRACKED_ID) -> str:

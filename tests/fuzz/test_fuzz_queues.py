@@ -34,12 +34,13 @@ from hypothesis import HealthCheck, assume, event, example, given, note, setting
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from slack_integration import errors
+from slack_integration import errors, slack_errors
 from slack_integration.models.messages import ReplyRequest, SendRequest
-from slack_integration.services.messaging import delivery_key
+from slack_integration.services.delivery import delivery_key
 from slack_integration.templates import COMMON_TEMPLATES
-from tests.conftest import USER_ID, get_integration_item
-from tests.integration.test_send import enqueue_raw, release_handed_back
+from tests.conftest import USER_ID
+from tests.support.aws import AwsStack
+from tests.support.records import enqueue_raw, get_integration_item, release_handed_back
 from tests.support.sqs import QueuePoller, counts
 
 # Retryable failures are dead-lettered on this receive (the template's 15 would make each example
@@ -63,7 +64,7 @@ FUZZ = settings(
 
 # Every code the service can put on a DLQ entry: its own and the Slack error strings it classifies.
 _SPECS = [value for value in vars(errors).values() if isinstance(value, errors.ErrorSpec)]
-_SPECS += list(errors.SLACK_ERRORS.values())
+_SPECS += list(slack_errors.SLACK_ERRORS.values())
 DOCUMENTED_CODES = {spec.code for spec in _SPECS}
 RETRYABLE_CODES = {spec.code for spec in _SPECS if spec.error().retryable}
 DLQ_ATTRIBUTES = {
@@ -433,7 +434,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _items(aws: dict[str, Any], table: str) -> list[dict[str, Any]]:
+def _items(aws: AwsStack, table: str) -> list[dict[str, Any]]:
     ddb, name = aws["dynamodb"], aws["tables"][table]
     items: list[dict[str, Any]] = []
     arguments: dict[str, Any] = {"TableName": name}
@@ -445,7 +446,7 @@ def _items(aws: dict[str, Any], table: str) -> list[dict[str, Any]]:
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def clear_table(aws: dict[str, Any], table: str, keep: Callable[[dict[str, Any]], bool] = lambda _: False) -> None:
+def clear_table(aws: AwsStack, table: str, keep: Callable[[dict[str, Any]], bool] = lambda _: False) -> None:
     ddb, name = aws["dynamodb"], aws["tables"][table]
     key_names = [key["AttributeName"] for key in ddb.describe_table(TableName=name)["Table"]["KeySchema"]]
     for item in _items(aws, table):
@@ -468,7 +469,7 @@ def take_dead_letters(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def leave_nothing_behind(aws: dict[str, Any], poller: QueuePoller, dlq: str) -> None:
+def leave_nothing_behind(aws: AwsStack, poller: QueuePoller, dlq: str) -> None:
     """Empty the queue and its DLQ whatever state a (failed) example left them in. PurgeQueue is
     allowed once a minute only: make the messages this poller holds visible, then delete them."""
     sqs = aws["sqs"]
@@ -488,7 +489,7 @@ def leave_nothing_behind(aws: dict[str, Any], poller: QueuePoller, dlq: str) -> 
     take_dead_letters(sqs, aws["queues"][dlq])
 
 
-def drain_to_the_end(aws: dict[str, Any], poller: QueuePoller, *, limit: int = 40) -> None:
+def drain_to_the_end(aws: AwsStack, poller: QueuePoller, *, limit: int = 40) -> None:
     """Poll until the queue is empty, letting handed-back messages come back at once; check every
     answer is a partial batch response naming only records of its batch."""
     for _ in range(limit):
@@ -533,7 +534,7 @@ class Outcome:
 
 
 def run_example(
-    aws: dict[str, Any],
+    aws: AwsStack,
     slack: Any,
     poller: QueuePoller,
     *,

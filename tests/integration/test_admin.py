@@ -13,7 +13,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from slack_integration import admin
-from tests.conftest import BOT_TOKEN, OTHER_TOKEN, SECRET_PREFIX, TEAM_ID, USER_ID, get_integration_item
+from tests.conftest import BOT_TOKEN, OTHER_TOKEN, SECRET_PREFIX, TEAM_ID, USER_ID
+from tests.support.records import get_integration_item
 from tests.support.template import ROOT, create_tables
 
 

@@ -68,7 +68,30 @@ def test_an_untracked_send_costs_three_dynamodb_calls(aws, slack, notification_c
     assert aws_calls == Counter({"dynamodb.GetItem": BATCH, "dynamodb.UpdateItem": 2 * BATCH})
 
 
-def test_a_reply_costs_four_dynamodb_calls_per_thread(aws, slack, notification_channel, producer, consumer, aws_calls):
+def test_a_scoped_reply_costs_four_dynamodb_calls(aws, slack, notification_channel, producer, consumer, aws_calls):
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+    consumer("send").poll()
+    for n in range(BATCH):
+        producer.reply(f"cost-{n}", {"text": f"reply {n}"}, user_id=USER_ID)
+    reply = consumer("reply")
+    aws_calls.clear()
+
+    reply.drain()
+
+    assert len(slack.calls("chat.postMessage")) == 2 * BATCH
+    assert aws_calls == Counter(
+        {
+            "dynamodb.GetItem": 2 * BATCH,  # the user's integration, the original's mapping
+            "dynamodb.UpdateItem": 2 * BATCH,  # the ledger claim, the delivered record
+            "secretsmanager.GetSecretValue": 1,  # the reply function's own cold token cache
+        }
+    )
+
+
+def test_an_unscoped_reply_to_one_thread_costs_five_dynamodb_calls(
+    aws, slack, notification_channel, producer, consumer, aws_calls
+):
     for n in range(BATCH):
         producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
     consumer("send").poll()
@@ -80,11 +103,44 @@ def test_a_reply_costs_four_dynamodb_calls_per_thread(aws, slack, notification_c
     reply.drain()
 
     assert len(slack.calls("chat.postMessage")) == 2 * BATCH
+    # One recipient: the record is that thread's reply itself (no fan-out hop). Who the id was
+    # sent to costs two queries: the delivered mappings, and the sends still on their way.
     assert aws_calls == Counter(
         {
-            "dynamodb.Query": BATCH,  # the mappings of the internal id
-            "dynamodb.GetItem": BATCH,  # the integration of each mapping
+            "dynamodb.Query": 2 * BATCH,
+            "dynamodb.GetItem": BATCH,  # the integration of the one recipient
             "dynamodb.UpdateItem": 2 * BATCH,
+            "secretsmanager.GetSecretValue": 1,
+        }
+    )
+
+
+def test_an_unscoped_reply_to_two_threads_fans_out_with_one_sqs_call(
+    aws, slack, notification_channel, second_user, producer, consumer, aws_calls
+):
+    from tests.conftest import OTHER_USER
+
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+        producer.send(OTHER_USER, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+    consumer("send").drain()
+    for n in range(BATCH):
+        producer.reply(f"cost-{n}", {"text": f"reply {n}"})
+    reply = consumer("reply")
+    aws_calls.clear()
+
+    reply.drain()
+
+    assert len(slack.calls("chat.postMessage")) == 4 * BATCH
+    # Per reply: 2 queries and one SendMessageBatch for the fan-out, then per thread the scoped
+    # reply's 4 DynamoDB calls.
+    assert aws_calls == Counter(
+        {
+            "dynamodb.Query": 2 * BATCH,
+            "sqs.SendMessageBatch": BATCH,
+            "dynamodb.GetItem": 2 * 2 * BATCH,
+            "dynamodb.UpdateItem": 2 * 2 * BATCH,
+            "secretsmanager.GetSecretValue": 2,  # one token per workspace, once per container
         }
     )
 

@@ -17,7 +17,7 @@ def demo_user(aws, slack):
     )
     slack.add_token("xoxb-test-demo-0001", "T0DEMO0001")
     slack.add_channel("T0DEMO0001", "alerts", channel_id="C0DEMO00001")
-    dependencies.installation_service().connect(
+    dependencies.current().installation.connect(
         "user-demo-1", "T0DEMO0001", "Buster Demo", SecretStr("xoxb-test-demo-0001")
     )
 

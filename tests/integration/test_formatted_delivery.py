@@ -7,7 +7,7 @@ import pytest
 
 from slack_integration.errors import ServiceError
 from tests.conftest import USER_ID
-from tests.integration.test_send import enqueue_raw
+from tests.support.records import enqueue_raw
 from tests.support.sqs import dead_letters
 
 INJECTIONS = [

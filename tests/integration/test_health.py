@@ -10,12 +10,14 @@ from pydantic import SecretStr
 
 from slack_integration import dependencies
 from slack_integration.models.api import ChannelSelection
-from tests.conftest import BOT_TOKEN, TEAM_ID, TEAM_NAME, USER_ID, _load_function, get_integration_item
+from tests.conftest import BOT_TOKEN, TEAM_ID, TEAM_NAME, USER_ID
 from tests.support.events import LambdaContext, sample
+from tests.support.functions import load_function
+from tests.support.records import get_integration_item
 
 
 def sweep(remaining_ms: int = 300_000) -> dict:
-    return _load_function("health").lambda_handler(
+    return load_function("health").lambda_handler(
         sample("health.json"), LambdaContext("health", remaining_ms=remaining_ms)
     )
 
@@ -32,9 +34,9 @@ def connect_user(slack, user_id: str, *, channel: str | None = "alerts", **chann
         or ("channels:read", "chat:write", "chat:write.public", "channels:history"),
     )
     created = slack.add_channel(team, channel, **channel_options) if channel else None
-    dependencies.installation_service().connect(user_id, team, f"Team {n}", SecretStr(token))
+    dependencies.current().installation.connect(user_id, team, f"Team {n}", SecretStr(token))
     if created:
-        dependencies.channel_service().set_notification_channel(
+        dependencies.current().channels.set_notification_channel(
             user_id, ChannelSelection.model_validate({"channelId": created["id"]})
         )
     return {"team": team, "token": token, "channel": created}
@@ -142,7 +144,7 @@ def test_a_sweep_that_runs_out_of_time_is_continued_by_the_next(aws, slack, monk
 
 
 def test_a_disconnected_integration_is_not_swept(aws, slack, notification_channel):
-    dependencies.installation_service().disconnect(USER_ID)
+    dependencies.current().installation.disconnect(USER_ID)
     before = len(slack.calls())
 
     summary = sweep()
@@ -255,10 +257,10 @@ def test_the_admin_health_command(aws, slack, notification_channel):
 
 @pytest.mark.parametrize("team_name", [TEAM_NAME])
 def test_connect_makes_an_integration_sweepable(aws, slack, workspace, team_name):
-    dependencies.installation_service().connect(USER_ID, TEAM_ID, team_name, SecretStr(BOT_TOKEN))
+    dependencies.current().installation.connect(USER_ID, TEAM_ID, team_name, SecretStr(BOT_TOKEN))
 
     item = get_integration_item(aws)
 
     assert item["sweep"] == "active" and item["healthCheckedAt"]
-    dependencies.installation_service().disconnect(USER_ID)
+    dependencies.current().installation.disconnect(USER_ID)
     assert "sweep" not in get_integration_item(aws)

@@ -14,9 +14,10 @@ import pytest
 
 from slack_integration import admin
 from slack_integration.errors import ServiceError
-from slack_integration.services.insights import compute_stats, parse_window
+from slack_integration.models.delivery import DeliveryRecord
+from slack_integration.services.stats import compute_stats, parse_window
 from tests.conftest import BOT_TOKEN, OTHER_USER, USER_ID
-from tests.integration.test_send import deliveries, mappings, release_handed_back
+from tests.support.records import deliveries, mappings, release_handed_back
 from tests.support.sqs import dead_letters
 
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -487,6 +488,21 @@ def delivered(queue_ms: int, **extra: Any) -> dict[str, Any]:
     return {"status": "delivered", "kind": "send", "attempts": 1, "queueMs": queue_ms, **extra}
 
 
+def stats_of(items: list[dict[str, Any]]) -> Any:
+    """compute_stats over delivery records given as the table's items."""
+    records = [
+        DeliveryRecord.model_validate(
+            {
+                "deliveryKey": f"k{n}",
+                **item,
+                "outcomes": [{"at": "2026-11-27T00:00:00.000Z", **o} for o in item.get("outcomes", [])],
+            }
+        )
+        for n, item in enumerate(items)
+    ]
+    return compute_stats(records, [], WINDOW)
+
+
 def test_no_records_give_no_rates_and_no_latency():
     result = compute_stats([], [], WINDOW)
 
@@ -510,7 +526,7 @@ def test_no_records_give_no_rates_and_no_latency():
     ],
 )
 def test_latency_percentiles_are_nearest_rank(values, median, p95):
-    result = compute_stats([delivered(v) for v in values], [], WINDOW)
+    result = stats_of([delivered(v) for v in values])
 
     assert (result.latency.median_ms, result.latency.p95_ms) == (median, p95)
 
@@ -523,7 +539,7 @@ def test_latency_counts_only_delivered_records():
         {"status": "retrying", "kind": "send", "attempts": 2},
     ]
 
-    result = compute_stats(records, [], WINDOW)
+    result = stats_of(records)
 
     assert (result.latency.median_ms, result.latency.p95_ms) == (10, 20)
     assert (result.delivered, result.failed, result.pending) == (2, 1, 1)
@@ -559,7 +575,7 @@ def test_common_errors_count_a_failure_once_even_when_it_was_then_dead_lettered(
         ],
     )
 
-    result = compute_stats([refused, never_tried, throttled_twice], [], WINDOW)
+    result = stats_of([refused, never_tried, throttled_twice])
 
     errors = {entry.code: entry.count for entry in result.common_errors}
     assert errors == {"SLACK_RATE_LIMITED": 2, "INVALID_BLOCKS": 1, "CHANNEL_NOT_SET": 1}

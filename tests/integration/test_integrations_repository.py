@@ -7,11 +7,12 @@ import pytest
 from slack_integration import dependencies
 from slack_integration.errors import ServiceError
 from slack_integration.models.integration import HealthStatus, Integration
-from tests.conftest import TEAM_ID, USER_ID, get_integration_item
+from tests.conftest import TEAM_ID, USER_ID
+from tests.support.records import get_integration_item
 
 
 def test_lookup_by_user_and_by_id_find_the_same_integration(connected):
-    repo = dependencies.integrations()
+    repo = dependencies.current().integrations
     by_user = repo.get_by_user(USER_ID)
     by_id = repo.get_by_id(connected.id)
     assert by_user == by_id
@@ -19,13 +20,13 @@ def test_lookup_by_user_and_by_id_find_the_same_integration(connected):
 
 
 def test_unknown_user_and_id_are_none(aws):
-    repo = dependencies.integrations()
+    repo = dependencies.current().integrations
     assert repo.get_by_user("nobody") is None
     assert repo.get_by_id("00000000-0000-4000-8000-000000000000") is None
 
 
 def test_record_health_sets_and_clears_the_error(connected, aws):
-    repo = dependencies.integrations()
+    repo = dependencies.current().integrations
     repo.record_health(connected, HealthStatus.NEEDS_NEW_CHANNEL, "CHANNEL_ARCHIVED")
     item = get_integration_item(aws)
     assert item["healthStatus"] == "needs_new_channel" and item["lastErrorCode"] == "CHANNEL_ARCHIVED"
@@ -37,7 +38,7 @@ def test_record_health_sets_and_clears_the_error(connected, aws):
 
 def test_an_update_never_lands_on_a_replaced_integration(connected, aws):
     # Given the user's integration was replaced (new id) after we read the old one
-    repo = dependencies.integrations()
+    repo = dependencies.current().integrations
     replacement = Integration(
         id="11111111-1111-4111-8111-111111111111", user_id=USER_ID, team_id=TEAM_ID, team_name="x"
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import BOT_TOKEN, TEAM_ID, USER_ID, get_integration_item
+from tests.conftest import BOT_TOKEN, TEAM_ID, USER_ID
+from tests.support.records import get_integration_item
 
 ROUTE = ("list_channels", "GET", "/integration/channels")
 
@@ -144,7 +145,7 @@ def test_missing_scope_says_reconnect(aws, slack, invoke):
 
     slack.add_workspace(TEAM_ID, "Acme", domain="acme", bot_user_id="U0BOT", bot_id="B0BOT")
     slack.add_token(BOT_TOKEN, TEAM_ID, scopes=("chat:write",))
-    dependencies.installation_service().connect(USER_ID, TEAM_ID, "Acme", SecretStr(BOT_TOKEN))
+    dependencies.current().installation.connect(USER_ID, TEAM_ID, "Acme", SecretStr(BOT_TOKEN))
     answer = invoke(*ROUTE)
     assert answer.status == 409
     assert answer.body["code"] == "SLACK_MISSING_SCOPE"
@@ -170,7 +171,7 @@ def test_users_only_see_their_own_workspace(connected, invoke, other_workspace, 
 
     from slack_integration import dependencies
 
-    dependencies.installation_service().connect(
+    dependencies.current().installation.connect(
         "user-2", other_workspace.team_id, "Globex", SecretStr(other_workspace.token)
     )
     mine = invoke(*ROUTE)

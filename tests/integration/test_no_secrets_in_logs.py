@@ -58,7 +58,7 @@ def test_no_token_in_any_log_line_or_answer(aws, workspace, slack, invoke, every
     slack.inject_fault("conversations.list", "ratelimited")
     answers.append(invoke("list_channels", "GET", "/integration/channels"))
     slack.add_token(NEW_TOKEN, TEAM_ID)
-    dependencies.installation_service().connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(NEW_TOKEN))
+    dependencies.current().installation.connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(NEW_TOKEN))
     slack.set_token_status(BOT_TOKEN, "revoked")
     answers.append(invoke("list_channels", "GET", "/integration/channels"))
     slack.set_token_status(NEW_TOKEN, "revoked")
@@ -81,7 +81,7 @@ def test_no_token_in_any_log_line_or_answer(aws, workspace, slack, invoke, every
 def test_exception_messages_and_reprs_do_not_carry_tokens(connected, slack):
     slack.set_token_status(BOT_TOKEN, "revoked")
     with pytest.raises(Exception) as raised:
-        dependencies.channel_service().list_channels(USER_ID)
+        dependencies.current().channels.list_channels(USER_ID)
     rendered = str(raised.value) + repr(raised.value) + str(raised.value.__cause__) + str(raised.value.__context__)
     assert BOT_TOKEN not in rendered
     assert "SLACK_TOKEN_REVOKED" in repr(raised.value)

@@ -10,8 +10,8 @@ import pytest
 
 from local.template import condition_holds, load_template, parameter_default, resources
 from slack_integration import admin, dependencies
-from tests.conftest import BOT_TOKEN, SECRET_PREFIX, USER_ID, get_integration_item
-from tests.integration.test_send import mappings
+from tests.conftest import BOT_TOKEN, SECRET_PREFIX, USER_ID
+from tests.support.records import get_integration_item, mappings
 from tests.support.sqs import counts, dead_letters
 
 # -- ApiEnabled=false --------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def test_redrive_shows_the_codes_first_then_delivers_each_message_once(
 
 
 def test_redrive_can_pick_one_error_code(aws, slack, notification_channel, producer, consumer, admin_queues):
-    from tests.integration.test_send import enqueue_raw
+    from tests.support.records import enqueue_raw
 
     enqueue_raw(aws, {"userId": USER_ID, "bad": True})
     slack.archive_channel(notification_channel["id"])
@@ -169,7 +169,7 @@ def test_disconnect_when_slack_is_unreachable_changes_nothing(aws, slack, notifi
 
     assert "SLACK_UNAVAILABLE" in capsys.readouterr().err
     assert get_integration_item(aws)["isActive"] is True
-    assert dependencies.tokens().get(get_integration_item(aws)["id"]).get_secret_value() == BOT_TOKEN
+    assert dependencies.current().tokens.get(get_integration_item(aws)["id"]).get_secret_value() == BOT_TOKEN
 
 
 def test_disconnect_of_an_already_revoked_token_still_cleans_up(aws, slack, notification_channel):

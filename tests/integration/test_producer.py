@@ -13,6 +13,7 @@ from slack_integration.errors import ServiceError
 from slack_integration.models.messages import MAX_TEXT, ReplyRequest, SendRequest
 from slack_integration.producer import SQS_BATCH_BYTES, SQS_BATCH_ENTRIES, NotificationProducer
 from tests.conftest import USER_ID
+from tests.support.aws import AwsStack
 from tests.support.sqs import counts
 
 
@@ -33,7 +34,7 @@ def _receive_all(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     raise AssertionError("the queue never ran dry")
 
 
-def _visible(aws: dict[str, Any], queue: str) -> int:
+def _visible(aws: AwsStack, queue: str) -> int:
     visible, in_flight = counts(aws["sqs"], aws["queues"][queue])
     assert in_flight == 0
     return visible

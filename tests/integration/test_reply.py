@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from slack_integration import dependencies
 from slack_integration.models.api import ChannelSelection
-from tests.conftest import BOT_TOKEN, OTHER_TOKEN, OTHER_USER, USER_ID, get_integration_item
-from tests.integration.test_send import deliveries, enqueue_raw, mappings, outcomes, release_handed_back
+from tests.conftest import BOT_TOKEN, OTHER_TOKEN, OTHER_USER, USER_ID
+from tests.support.records import deliveries, enqueue_raw, get_integration_item, mappings, outcomes, release_handed_back
 from tests.support.sqs import counts, dead_letters
 
 
@@ -65,7 +65,7 @@ def test_one_internal_id_sent_to_two_users_gets_the_reply_in_both_threads(
     assert len(mappings(aws)) == 2
 
     producer.reply("incident-9", {"text": "Incident resolved"})
-    consumer("reply").poll()
+    consumer("reply").drain()  # the reply, then the one copy per thread it fans out to
 
     for channel in (notification_channel, second_user):
         [parent, reply] = slack.messages(channel["id"])
@@ -204,9 +204,11 @@ def test_one_thread_failing_for_good_does_not_hold_back_or_repeat_the_others(
     )
     producer.reply("incident-9", {"text": "Resolved"}, idempotency_key="resolve-9")
     reply = consumer("reply")
+    reply.poll()  # the fan-out: one scoped copy per thread, each in its own FIFO group
 
     first = reply.poll()
-    assert first.failed == first.received
+    # Acme's copy comes back (another worker holds it); Globex's fails for good, alone.
+    assert len(first.received) == 2 and len(first.failed) == 1
     [entry] = dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"])
     # The DLQ holds exactly the Globex part, as a body that retries only that thread.
     assert entry["attributes"]["errorCode"] == "SLACK_TOKEN_REVOKED"
@@ -251,7 +253,7 @@ def test_a_reply_scoped_to_an_unknown_user_is_dead_lettered(aws, slack, original
 
 
 def test_a_reply_for_a_user_who_disconnected_is_dead_lettered(aws, slack, original, producer, consumer):
-    dependencies.installation_service().disconnect(USER_ID)
+    dependencies.current().installation.disconnect(USER_ID)
     producer.reply("deploy-42", {"text": "Too late"})
 
     consumer("reply").poll()
@@ -298,10 +300,10 @@ def test_the_sample_events_deliver_and_thread(aws, slack, consumer, invoke):
     slack.add_workspace("T0DEMO0001", "Buster Demo", bot_user_id="U0DEMOBOT1", bot_id="B0DEMO0001")
     slack.add_token("xoxb-test-demo-0001", "T0DEMO0001")
     slack.add_channel("T0DEMO0001", "alerts", channel_id="C0DEMO00001")
-    dependencies.installation_service().connect(
+    dependencies.current().installation.connect(
         "user-demo-1", "T0DEMO0001", "Buster Demo", SecretStr("xoxb-test-demo-0001")
     )
-    dependencies.channel_service().set_notification_channel(
+    dependencies.current().channels.set_notification_channel(
         "user-demo-1", ChannelSelection.model_validate({"channelId": "C0DEMO00001"})
     )
     send_event, reply_event = sample("send.json"), sample("reply.json")
@@ -327,3 +329,80 @@ def test_the_sample_events_deliver_and_thread(aws, slack, consumer, invoke):
     stats_event["rawQueryString"] = ""
     stats = invoke("stats", "", "", event=stats_event)
     assert stats.status == 200 and stats.body["delivered"] == 2 and stats.body["replies"]["threaded"] == 1
+
+
+def test_an_unscoped_reply_also_reaches_a_user_whose_original_is_still_on_its_way(
+    aws, slack, notification_channel, second_user, producer, consumer
+):
+    # The same id to two users; Globex's post is throttled (429, handed back).
+    producer.send(USER_ID, {"text": "Incident opened"}, internal_message_id="incident-7")
+    producer.send(OTHER_USER, {"text": "Incident opened"}, internal_message_id="incident-7")
+    slack.inject_fault("chat.postMessage", "ratelimited", retry_after=1, after=1)
+    send = consumer("send")
+    send.poll()
+    assert len(mappings(aws)) == 1
+    # The reply arrives in between, unscoped.
+    producer.reply("incident-7", {"text": "Incident resolved"})
+    reply = consumer("reply")
+
+    fan_out = reply.poll()
+    assert fan_out.failed == []  # one copy per user is on the queue now
+    acme_copy = reply.poll()
+    # Acme's thread has it; Globex's copy waits for its original (handed back, not dropped).
+    assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Incident opened", "Incident resolved"]
+    assert len(acme_copy.failed) == 1
+    assert dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"]) == []
+
+    release_handed_back(aws, send)
+    send.drain()
+    release_handed_back(aws, reply)
+    reply.drain()
+
+    [parent, threaded] = slack.messages(second_user["id"])
+    assert threaded["text"] == "Incident resolved" and threaded["thread_ts"] == parent["ts"]
+    assert len(replies_in(slack, notification_channel["id"], slack.messages(notification_channel["id"])[0]["ts"])) == 1
+    assert sorted(d["userId"] for d in deliveries(aws) if d["kind"] == "reply" and d["status"] == "delivered") == [
+        USER_ID,
+        OTHER_USER,
+    ]
+
+
+def test_a_reply_whose_original_was_dead_lettered_ends_in_the_dlq_with_a_code(
+    aws, slack, notification_channel, second_user, producer, consumer
+):
+    producer.send(USER_ID, {"text": "Incident opened"}, internal_message_id="incident-8")
+    producer.send(OTHER_USER, {"text": "Incident opened"}, internal_message_id="incident-8")
+    slack.set_token_status(OTHER_TOKEN, "revoked")  # Globex's original fails for good
+    consumer("send").drain()
+    [dead_send] = dead_letters(aws["sqs"], aws["queues"]["SendDeadLetterQueue"])
+    assert dead_send["attributes"]["errorCode"] == "SLACK_TOKEN_REVOKED"
+
+    producer.reply("incident-8", {"text": "Incident resolved"})
+    consumer("reply").drain()
+
+    [entry] = dead_letters(aws["sqs"], aws["queues"]["ReplyDeadLetterQueue"])
+    assert entry["attributes"]["errorCode"] == "ORIGINAL_FAILED"
+    assert entry["body"]["userId"] == OTHER_USER
+    assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Incident opened", "Incident resolved"]
+    record = next(d for d in deliveries(aws) if d["kind"] == "reply" and d["userId"] == OTHER_USER)
+    assert (record["status"], record["lastErrorCode"]) == ("dead_lettered", "ORIGINAL_FAILED")
+
+
+def test_a_fan_out_received_twice_enqueues_each_thread_once(
+    aws, slack, notification_channel, second_user, producer, consumer
+):
+    producer.send(USER_ID, {"text": "Incident opened"}, internal_message_id="incident-6")
+    producer.send(OTHER_USER, {"text": "Incident opened"}, internal_message_id="incident-6")
+    consumer("send").drain()
+    producer.reply("incident-6", {"text": "Incident resolved"})
+    reply = consumer("reply")
+    first = reply.poll()
+    again = json.loads(json.dumps(first.event))
+    again["Records"][0]["attributes"]["ApproximateReceiveCount"] = "2"
+
+    assert reply.invoke(again) == {"batchItemFailures": []}  # the fan-out runs a second time
+    reply.drain()
+
+    for channel in (notification_channel, second_user):
+        assert [m["text"] for m in slack.messages(channel["id"])] == ["Incident opened", "Incident resolved"]
+    assert len(slack.calls("chat.postMessage")) == 4

@@ -6,66 +6,23 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 from slack_sdk import WebClient
 
 from slack_integration import dependencies
-from slack_integration.services.delivery import METADATA_EVENT_TYPE, delivery_digest
-from tests.conftest import BOT_TOKEN, OTHER_USER, USER_ID, get_integration_item
-from tests.support.sqs import QueuePoller, counts, dead_letters
-
-
-def _items(aws: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    items = aws["dynamodb"].scan(TableName=aws["tables"][table])["Items"]
-    return [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in items]
-
-
-def deliveries(aws: dict[str, Any]) -> list[dict[str, Any]]:
-    return _items(aws, "DeliveriesTable")
-
-
-def mappings(aws: dict[str, Any]) -> list[dict[str, Any]]:
-    return _items(aws, "MessageMappingsTable")
-
-
-def outcomes(delivery: dict[str, Any]) -> list[str]:
-    return [entry["outcome"] for entry in delivery["outcomes"]]
-
-
-def enqueue_raw(aws: dict[str, Any], body: Any, group: str = USER_ID, queue: str = "SendQueue") -> str:
-    """What a producer that bypasses our client (and its validation) would put on the queue."""
-    text = body if isinstance(body, str) else json.dumps(body)
-    answer = aws["sqs"].send_message(
-        QueueUrl=aws["queues"][queue],
-        MessageBody=text,
-        MessageGroupId=group,
-        MessageDeduplicationId=str(time.time_ns()),
-    )
-    return answer["MessageId"]
-
-
-def release_handed_back(aws: dict[str, Any], poller: QueuePoller) -> None:
-    """Let time pass: make the messages handed back in the last poll visible again now."""
-    last = poller.history[-1]
-    for record in last.event["Records"]:
-        if record["messageId"] in last.failed:
-            aws["sqs"].change_message_visibility(
-                QueueUrl=poller.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
-            )
-
-
-def visibility_of(aws: dict[str, Any], poller: QueuePoller) -> float:
-    """Seconds until the in-flight messages show again, measured by polling (moto keeps real time)."""
-    start = time.monotonic()
-    while time.monotonic() - start < 15:
-        if counts(aws["sqs"], poller.queue_url)[0] > 0:
-            return time.monotonic() - start
-        time.sleep(0.1)
-    return float("inf")
-
+from slack_integration.adapters.slack_client import METADATA_EVENT_TYPE, delivery_digest
+from tests.conftest import BOT_TOKEN, OTHER_USER, USER_ID
+from tests.support.records import (
+    deliveries,
+    enqueue_raw,
+    get_integration_item,
+    mappings,
+    outcomes,
+    release_handed_back,
+    visibility_of,
+)
+from tests.support.sqs import counts, dead_letters
 
 # -- the happy path ------------------------------------------------------------------------------
 
@@ -476,7 +433,7 @@ def test_no_notification_channel_dead_letters_with_channel_not_set(aws, slack, c
 def test_a_disconnected_integration_dead_letters_without_calling_slack(
     aws, slack, notification_channel, producer, consumer
 ):
-    dependencies.installation_service().disconnect(USER_ID)
+    dependencies.current().installation.disconnect(USER_ID)
     producer.send(USER_ID, {"text": "Too late"})
 
     consumer("send").poll()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BOT_TOKEN, TEAM_ID, USER_ID, get_integration_item
+from tests.conftest import BOT_TOKEN, TEAM_ID, USER_ID
+from tests.support.records import get_integration_item
 
 PUT = ("set_channel", "PUT", "/integration/channel")
 GET = ("set_channel", "GET", "/integration/channel")

@@ -91,12 +91,12 @@ def test_corrupt_secret_says_reconnect(invoke, connected, aws):
 
 
 def test_token_value_is_masked_in_reprs(connected):
-    token = dependencies.tokens().get(connected.id)
+    token = dependencies.current().tokens.get(connected.id)
     assert isinstance(token, SecretStr)
     assert BOT_TOKEN not in repr(token) and BOT_TOKEN not in str(token)
     assert token.get_secret_value() == BOT_TOKEN
 
 
 def test_reconnect_keeps_the_integration_id(connected):
-    again = dependencies.installation_service().connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(BOT_TOKEN))
+    again = dependencies.current().installation.connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(BOT_TOKEN))
     assert again.id == connected.id

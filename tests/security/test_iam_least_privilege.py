@@ -38,9 +38,10 @@ from tests.conftest import (
     OTHER_TOKEN,
     SECRET_PREFIX,
     USER_ID,
-    _load_function,
 )
+from tests.support.aws import AwsStack
 from tests.support.events import HttpAnswer, LambdaContext, sample
+from tests.support.functions import load_function
 from tests.support.sqs import QueuePoller, dead_letters
 
 OTHER_USER = "user-2"
@@ -130,7 +131,7 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder(aws: dict[str, Any]) -> Iterator[Recorder]:
+def recorder(aws: AwsStack) -> Iterator[Recorder]:
     recording = Recorder()
     session = boto3._get_default_session()
     session.events.register("before-parameter-build", recording.remember_params)
@@ -152,7 +153,7 @@ class Names:
     queues: dict[str, str]
 
     @classmethod
-    def of(cls, aws: dict[str, Any]) -> Names:
+    def of(cls, aws: AwsStack) -> Names:
         return cls(
             tables={physical: logical for logical, physical in aws["tables"].items()},
             queues={url: logical for logical, url in aws["queues"].items()},
@@ -274,7 +275,7 @@ def _show(resource: Resource) -> str:
     return "/".join(str(part) for part in resource)
 
 
-def assert_least_privilege(principal: str, recorder: Recorder, aws: dict[str, Any]) -> None:
+def assert_least_privilege(principal: str, recorder: Recorder, aws: AwsStack) -> None:
     names = Names.of(aws)
     calls = recorder.of(principal)
     assert calls, f"the scenario made no AWS call as {principal}: nothing was measured"
@@ -369,7 +370,7 @@ def recorded_consumer(recorder: Recorder, poller: QueuePoller, principal: str) -
 
 def _connect_other_user() -> None:
     """user-2 connects Globex's workspace and has not chosen a channel yet."""
-    dependencies.installation_service().connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
+    dependencies.current().installation.connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
 
 
 def test_list_channels_function(aws, slack, notification_channel, invoke, recorder):
@@ -461,7 +462,7 @@ def test_stats_function(aws, slack, notification_channel, producer, consumer, in
 
 def test_health_function(aws, slack, notification_channel, other_workspace, recorder):
     _connect_other_user()  # checked too: needs_new_channel
-    handler = recorder.wrap("HealthFunction", _load_function("health").lambda_handler)
+    handler = recorder.wrap("HealthFunction", load_function("health").lambda_handler)
 
     summary = handler(sample("health.json"), LambdaContext("health", remaining_ms=300_000))
 
@@ -490,7 +491,7 @@ def test_send_function(aws, slack, notification_channel, other_workspace, produc
     assert_least_privilege("SendFunction", recorder, aws)
 
 
-def test_reply_function(aws, slack, notification_channel, producer, consumer, recorder):
+def test_reply_function(aws, slack, notification_channel, second_user, producer, consumer, recorder):
     for internal_id in ("iam-reply-ok", "iam-reply-dead", "iam-reply-throttled"):
         producer.send(USER_ID, {"text": f"original {internal_id}"}, internal_message_id=internal_id)
     consumer("send").drain()
@@ -512,6 +513,18 @@ def test_reply_function(aws, slack, notification_channel, producer, consumer, re
     producer.reply("iam-reply-throttled", {"text": "later"})
     poll = reply.poll()
     assert poll is not None and len(poll.failed) == 1
+
+    # Sent to two users: the reply fans out (SendMessage on its own queue).
+    producer.send(USER_ID, {"text": "for both"}, internal_message_id="iam-reply-both")
+    producer.send(OTHER_USER, {"text": "for both"}, internal_message_id="iam-reply-both")
+    consumer("send").drain()
+    producer.reply("iam-reply-both", {"text": "to both threads"})
+    reply.drain()
+    assert [m["text"] for m in slack.messages(second_user["id"])] == ["for both", "to both threads"]
+    # No original yet: the ledger says whether it is on its way or dead-lettered (GetItem).
+    producer.reply("iam-reply-early", {"text": "too early"}, user_id=USER_ID)
+    early = reply.poll()
+    assert early is not None and len(early.failed) == 1
 
     assert_least_privilege("ReplyFunction", recorder, aws)
 

@@ -16,8 +16,9 @@ from local.template import http_routes
 from slack_integration import dependencies
 from slack_integration.errors import ServiceError
 from slack_integration.models.api import ChannelSelection
-from slack_integration.services.delivery import RecordMeta, Undelivered
+from slack_integration.services.delivery import DeliveryFailed, RecordMeta
 from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, OTHER_USER, TEAM_ID, TEAM_NAME, USER_ID
+from tests.support.aws import AwsStack
 from tests.support.events import HttpAnswer
 from tests.support.sqs import dead_letters
 
@@ -168,7 +169,7 @@ def test_no_token_in_dead_letters_or_any_table(aws, slack, notification_channel,
         assert tokens_in(json.dumps(found, default=str)) == [], table
 
 
-def scan_all_tables(aws: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def scan_all_tables(aws: AwsStack) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for logical, name in aws["tables"].items():
         items: list[dict[str, Any]] = []
@@ -209,13 +210,13 @@ def _failures_of_the_layer(workspace, bad_token: str) -> dict[str, BaseException
     failures: dict[str, BaseException] = {}
     channel = ChannelSelection.model_validate({"channelId": workspace.channels["alerts"]["id"]})
     calls = {
-        "list channels": lambda: dependencies.channel_service().list_channels(USER_ID),
-        "set channel": lambda: dependencies.channel_service().set_notification_channel(USER_ID, channel),
-        "connect": lambda: dependencies.installation_service().connect(
+        "list channels": lambda: dependencies.current().channels.list_channels(USER_ID),
+        "set channel": lambda: dependencies.current().channels.set_notification_channel(USER_ID, channel),
+        "connect": lambda: dependencies.current().installation.connect(
             USER_ID, TEAM_ID, TEAM_NAME, SecretStr(bad_token)
         ),
-        "send": lambda: dependencies.messaging_service().send({"userId": USER_ID, "message": {"text": "x"}}, _meta()),
-        "reply": lambda: dependencies.messaging_service().reply(
+        "send": lambda: dependencies.current().send.send({"userId": USER_ID, "message": {"text": "x"}}, _meta()),
+        "reply": lambda: dependencies.current().reply.reply(
             {"internalMessageId": "exc-thread", "message": {"text": "x"}}, _meta()
         ),
     }
@@ -223,16 +224,16 @@ def _failures_of_the_layer(workspace, bad_token: str) -> dict[str, BaseException
         dependencies.reset()
         try:
             call()
-        except (ServiceError, Undelivered) as exc:
+        except (ServiceError, DeliveryFailed) as exc:
             failures[name] = exc
-            for index, part in enumerate(getattr(exc, "failures", [])):
-                failures[f"{name} part {index}"] = part.error
-                failures[f"{name} part {index} body"] = ValueError(json.dumps(part.body))
+            if isinstance(exc, DeliveryFailed):
+                failures[f"{name} error"] = exc.error
+                failures[f"{name} body"] = ValueError(json.dumps(exc.body))
         else:
             pytest.fail(f"{name} did not fail with a bad token")
     dependencies.reset()
-    integration = dependencies.integrations().get_by_user(USER_ID)
-    report = dependencies.health_service().check(integration)
+    integration = dependencies.current().integrations.get_by_user(USER_ID)
+    report = dependencies.current().health.check(integration)
     assert report.error is not None
     failures["health check"] = report.error
     return failures
@@ -251,8 +252,8 @@ def test_no_token_in_exceptions_for_bad_tokens(
     consumer("send").drain()
     if token_state == "unknown":
         # The stored secret now holds a token Slack never issued (invalid_auth).
-        integration = dependencies.integrations().get_by_user(USER_ID)
-        dependencies.tokens().put(integration.id, SecretStr(UNKNOWN_TOKEN), TEAM_ID)
+        integration = dependencies.current().integrations.get_by_user(USER_ID)
+        dependencies.current().tokens.put(integration.id, SecretStr(UNKNOWN_TOKEN), TEAM_ID)
         bad_token = UNKNOWN_TOKEN
     else:
         slack.set_token_status(BOT_TOKEN, token_state)
@@ -270,7 +271,7 @@ def test_no_token_in_the_exception_of_a_connect_with_a_bad_token(aws, slack, wor
     slack.add_token(OTHER_TOKEN, TEAM_ID, status="revoked")
     for token in (UNKNOWN_TOKEN, OTHER_TOKEN):
         with pytest.raises(ServiceError) as failure:
-            dependencies.installation_service().connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(token))
+            dependencies.current().installation.connect(USER_ID, TEAM_ID, TEAM_NAME, SecretStr(token))
         assert tokens_in(exception_text(failure.value)) == []
 
 

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from local.template import http_routes
-from tests.conftest import OTHER_USER, TEAM_ID, TEAM_NAME, USER_ID, get_integration_item
+from tests.conftest import OTHER_USER, TEAM_ID, TEAM_NAME, USER_ID
 from tests.support.events import HttpAnswer, http_event
+from tests.support.records import get_integration_item
 
 ROUTES = http_routes()
 ACME_ONLY_ID = "acme-launch-1"

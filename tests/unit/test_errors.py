@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from slack_integration.errors import SLACK_ERRORS, ErrorKind, from_slack
+from slack_integration.errors import ErrorKind
+from slack_integration.slack_errors import SLACK_ERRORS, from_slack
 
 # Every error string named in ../shared/slack-api.md (restricted_action* expanded to Slack's variants).
 DOCUMENTED = {

@@ -19,7 +19,6 @@ from slack_integration.errors import (
     INVALID_MESSAGE,
     ORIGINAL_NOT_DELIVERED,
     SLACK_API_ERROR,
-    SLACK_ERRORS,
     SLACK_TIMEOUT,
     SLACK_UNAVAILABLE,
     UNAUTHENTICATED,
@@ -40,6 +39,7 @@ from slack_integration.queue_policy import (
     RetryBudget,
     decide,
 )
+from slack_integration.slack_errors import SLACK_ERRORS
 from tests.support.template import parameter_default
 
 # The budget the deployed consumers get: the template's defaults.
