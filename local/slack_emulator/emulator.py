@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from local.slack_emulator.render import Rendered, render_message
 from local.slack_emulator.server import EmulatorHTTPServer
-from local.slack_emulator.state import DEFAULT_SCOPES, EmulatorState, Fault
+from local.slack_emulator.state import DEFAULT_SCOPES, WORKSPACE_OPTIONS, EmulatorState, Fault
 
-_WORKSPACE_KEYS = frozenset({"team_id", "name", "domain", "bot_user_id", "bot_id", "bot_name", "tokens", "channels"})
+_WORKSPACE_KEYS = (
+    frozenset({"team_id", "name", "domain", "bot_user_id", "bot_id", "bot_name", "tokens", "channels"})
+    | WORKSPACE_OPTIONS
+)
 _TOKEN_KEYS = frozenset({"token", "scopes", "status"})
 _CHANNEL_KEYS = frozenset({"id", "name", "is_private", "is_archived", "is_member", "purpose", "topic", "num_members"})
 
@@ -25,8 +29,10 @@ class SlackEmulator:
     methods below, which are safe to call while the server is answering requests.
     """
 
-    def __init__(self) -> None:
-        self._state = EmulatorState()
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """`clock` (monotonic seconds) drives the rate limits; a test may pass a fake one to move
+        time instead of sleeping (e.g. past the 60 s history window of a non-Marketplace app)."""
+        self._state = EmulatorState(clock)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -63,8 +69,8 @@ class SlackEmulator:
         self._server, self._thread = None, None
 
     def reset(self) -> None:
-        """Forget all workspaces, tokens, channels, messages, faults, calls and the post rate limit
-        (it is off again and its stats are zero); keep serving."""
+        """Forget all workspaces, tokens, channels, messages, OAuth apps and codes, faults, calls,
+        history windows and the post rate limit (it is off again and its stats are zero); keep serving."""
         self._state.reset()
 
     # -- seeding -----------------------------------------------------------------------------
@@ -78,11 +84,44 @@ class SlackEmulator:
         bot_user_id: str | None = None,
         bot_id: str | None = None,
         bot_name: str = "buster",
+        history_needs_membership: bool = True,
+        marketplace_app: bool = True,
+        history_window_seconds: float = 60.0,
+        unknown_thread_ts: str = "hidden",
     ) -> dict[str, Any]:
+        """Add a workspace with its installed bot. The behaviour switches (also configure_workspace):
+
+        history_needs_membership (default True, Slack's behaviour): conversations.history and
+            .replies answer not_in_channel in a public channel the bot is not a member of (posting
+            there still works with chat:write.public). False: any visible channel can be read.
+        marketplace_app (default True): False makes the bot a distributed app outside the Slack
+            Marketplace: conversations.history and .replies then allow 1 call per method per
+            `history_window_seconds` (default 60) in this workspace (else HTTP 429 `ratelimited`
+            with Retry-After), and `limit` defaults to 15 and is silently cut to 15.
+        unknown_thread_ts (default "hidden"): where chat.postMessage puts a reply whose thread_ts
+            names no message of the channel (e.g. a message deleted before anyone replied).
+            "hidden": accepted and kept with that thread_ts, so it appears in no channel history
+            and no thread, and its answer's `message.thread_ts` is the requested one (what Slack
+            does in 2026); "top_level": an unthreaded message (the emulator's older behaviour).
+        """
         workspace = self._state.add_workspace(
-            team_id, name, domain=domain, bot_user_id=bot_user_id, bot_id=bot_id, bot_name=bot_name
+            team_id,
+            name,
+            domain=domain,
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            bot_name=bot_name,
+            history_needs_membership=history_needs_membership,
+            marketplace_app=marketplace_app,
+            history_window_seconds=history_window_seconds,
+            unknown_thread_ts=unknown_thread_ts,
         )
         return workspace.to_dict()
+
+    def configure_workspace(self, team_id: str, **options: Any) -> dict[str, Any]:
+        """Change a workspace's behaviour switches (the add_workspace keywords after bot_name);
+        its history rate-limit windows start over. Returns the workspace as add_workspace does."""
+        return self._state.configure_workspace(team_id, **options).to_dict()
 
     def add_token(
         self, token: str, team_id: str, *, scopes: Iterable[str] = DEFAULT_SCOPES, status: str = "active"
@@ -105,13 +144,27 @@ class SlackEmulator:
         self._state.delete_channel(channel_id)
 
     def delete_message(self, channel_id: str, ts: str) -> None:
-        """Delete a message as a Slack user would; KeyError if the channel or the ts is unknown.
+        """Delete a message as a Slack user would; KeyError if the channel or the ts is unknown
+        (a tombstone counts as already deleted).
 
-        Replies of a deleted parent stay in `messages()` but drop out of conversations.history;
-        conversations.replies then answers thread_not_found for that thread, and chat.postMessage
-        with its thread_ts lands top-level. Deleting a reply updates its parent's reply counts.
+        A thread parent that still has replies leaves a tombstone, as on Slack: subtype
+        "tombstone", text "This message was deleted.", user USLACKBOT, `hidden: true`, its
+        thread_ts and reply counts kept. It stays in conversations.history (hidden: true, which
+        clients show as the deleted-message placeholder above its thread), its thread stays
+        readable with conversations.replies and new replies still thread under it. Any other
+        message is removed; a later post with its ts as thread_ts then finds no message (see
+        add_workspace's unknown_thread_ts). Deleting a reply updates its parent's reply counts,
+        and removes a tombstone left with no replies.
         """
         self._state.delete_message(channel_id, ts)
+
+    def add_user_message(
+        self, channel_id: str, text: str, *, user_id: str | None = None, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """Store a message a person wrote (default: the workspace owner), top-level or as a reply
+        to `thread_ts` (KeyError if no such message); returns it as stored. The bot cannot
+        chat.update it (cant_update_message)."""
+        return self._state.add_user_message(channel_id, text, user_id=user_id, thread_ts=thread_ts)
 
     def load_seed(self, seed: str | os.PathLike[str] | Mapping[str, Any]) -> None:
         """Add the workspaces of a seed (a JSON file path or its parsed content); see demo_seed.json."""
@@ -128,6 +181,9 @@ class SlackEmulator:
                 bot_id=workspace.get("bot_id"),
                 bot_name=workspace.get("bot_name", "buster"),
             )
+            options = {key: workspace[key] for key in WORKSPACE_OPTIONS if key in workspace}
+            if options:
+                self.configure_workspace(team_id, **options)
             for token in workspace.get("tokens", []):
                 _check_keys(token, _TOKEN_KEYS, "token")
                 self.add_token(
@@ -140,6 +196,27 @@ class SlackEmulator:
                 _check_keys(channel, _CHANNEL_KEYS, "channel")
                 options = {key: value for key, value in channel.items() if key not in ("id", "name")}
                 self.add_channel(team_id, channel["name"], channel_id=channel.get("id"), **options)
+
+    def add_oauth_app(self, client_id: str, client_secret: str, *, redirect_uri: str | None = None) -> dict[str, Any]:
+        """Register an app for oauth.v2.access; returns {"client_id", "app_id", "redirect_uri"}."""
+        app = self._state.add_oauth_app(client_id, client_secret, redirect_uri=redirect_uri)
+        return {"client_id": app.client_id, "app_id": app.app_id, "redirect_uri": app.redirect_uri}
+
+    def issue_oauth_code(
+        self,
+        client_id: str,
+        team_id: str,
+        *,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        redirect_uri: str | None = None,
+        installer_user_id: str | None = None,
+    ) -> str:
+        """The `code` Slack would hand the installer's browser after they approve `client_id` in
+        `team_id`. oauth.v2.access exchanges it once for a new bot token with `scopes`; given a
+        `redirect_uri` here, the exchange must repeat it (else bad_redirect_uri)."""
+        return self._state.issue_oauth_code(
+            client_id, team_id, scopes=tuple(scopes), redirect_uri=redirect_uri, installer_user_id=installer_user_id
+        )
 
     # -- faults and inspection ---------------------------------------------------------------
 

@@ -6,6 +6,7 @@ real failures the client has to survive happen: throttling, load-balancer pages,
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -24,6 +25,7 @@ _log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _API_PREFIX = "/api/"
+_SECRET_PARAMS = frozenset({"client_secret"})
 _HTML_ERROR_PAGE = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n"
     "<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
@@ -92,7 +94,8 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         reply = _outcome(state, call, fault)
         record = {
             "method": method,
-            "params": dict(call.params),
+            # The token never reaches params (see _read_call); an app's client secret is dropped here.
+            "params": {name: value for name, value in call.params.items() if name not in _SECRET_PARAMS},
             "team_id": state.team_of(call.token),
             "status": reply.status if reply is not None else None,
             "fault": fault.kind if fault is not None else None,
@@ -114,13 +117,16 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
             params, parse_error = {}, err.error
         param_token = params.pop("token", None)
         scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
+        basic_auth = _basic_credentials(credentials) if scheme.lower() == "basic" else None
         if scheme.lower() == "bearer" and credentials.strip():
             token, authorization = credentials.strip(), "bearer"
+        elif basic_auth is not None:
+            token, authorization = None, "basic"
         elif param_token:
             token, authorization = str(param_token), "param"
         else:
             token, authorization = None, None
-        return ApiCall(method, params, token, parse_error), authorization
+        return ApiCall(method, params, token, parse_error, basic_auth), authorization
 
     def _read_body(self) -> dict[str, Any]:
         try:
@@ -203,6 +209,16 @@ def _fault_reply(fault: Fault) -> Reply:
     reason = SlackRequestHandler.responses.get(fault.http_status, ("Error",))[0]
     page = _HTML_ERROR_PAGE.format(status=fault.http_status, reason=reason)
     return Reply(fault.http_status, page.encode("utf-8"), content_type="text/html")
+
+
+def _basic_credentials(credentials: str) -> tuple[str, str] | None:
+    """(client_id, client_secret) of an `Authorization: Basic` value, or None if it is not one."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except ValueError:  # also covers binascii.Error and UnicodeDecodeError
+        return None
+    client_id, colon, client_secret = decoded.partition(":")
+    return (client_id, client_secret) if colon else None
 
 
 def _parse_form(text: str) -> dict[str, Any]:

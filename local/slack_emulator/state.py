@@ -1,5 +1,5 @@
 """In-memory Slack state: workspaces, tokens, channels, messages, armed faults, the chat.postMessage
-rate limit and the call log.
+and history rate limits, OAuth apps and codes, and the call log.
 
 A single re-entrant lock guards all of it, because the HTTP server answers on one thread per
 request while a test thread drives the control API at the same time.
@@ -17,13 +17,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_SCOPES: tuple[str, ...] = ("channels:read", "chat:write", "chat:write.public", "channels:history")
+# The bot scopes the product installs with (and a token gets unless a test says otherwise).
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "channels:read",
+    "chat:write",
+    "chat:write.public",
+    "channels:history",
+    "channels:join",
+)
 TOKEN_STATUSES = frozenset({"active", "revoked", "inactive", "expired"})
 FAULT_KINDS = frozenset({"ratelimited", "error", "server_error", "drop_before", "drop_after", "slow"})
 # Kinds that answer with an HTTP status of their own, so `status=` may override it.
 _FAULT_DEFAULT_STATUS = {"ratelimited": 429, "error": 200, "server_error": 503}
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
+# What Slack shows in place of a deleted message that still has replies (a "tombstone").
+TOMBSTONE_TEXT = "This message was deleted."
+SLACKBOT_USER_ID = "USLACKBOT"
+# How chat.postMessage treats a thread_ts that names no message of the channel (see Workspace).
+UNKNOWN_THREAD_MODES = frozenset({"top_level", "hidden"})
+# Per-workspace behaviour switches: add_workspace(...) keywords, configure_workspace(...) and seeds.
+WORKSPACE_OPTIONS = frozenset(
+    {"history_needs_membership", "marketplace_app", "history_window_seconds", "unknown_thread_ts"}
+)
+# Non-Marketplace distributed apps: conversations.history / .replies `limit` default and maximum.
+NON_MARKETPLACE_PAGE_LIMIT = 15
 
 
 def new_slack_id(prefix: str) -> str:
@@ -94,6 +112,10 @@ class Channel:
             "creator": self.creator,
             "unlinked": 0,
             "previous_names": [],
+            "pending_shared": [],
+            "pending_connected_team_ids": [],
+            "internal_team_ids": [],
+            "is_moved": 0,
             "topic": _text_field(self.topic, self.creator, self.created),
             "purpose": _text_field(self.purpose, self.creator, self.created),
         }
@@ -113,6 +135,19 @@ class Workspace:
     bot_id: str
     bot_name: str
     owner_user_id: str
+    app_id: str = field(default_factory=lambda: new_slack_id("A"))
+    created: int = field(default_factory=lambda: int(time.time()))
+    # conversations.history / .replies answer not_in_channel in a public channel the bot is not in
+    # (Slack's behaviour); False keeps the emulator's older lenient reads.
+    history_needs_membership: bool = True
+    # False = a distributed app that is not in the Slack Marketplace: conversations.history and
+    # .replies allow 1 call per `history_window_seconds` per method, `limit` at most 15 (default 15).
+    marketplace_app: bool = True
+    history_window_seconds: float = 60.0
+    # chat.postMessage with a thread_ts naming no message: "hidden" keeps the thread_ts so it
+    # shows in no channel history and no thread (what Slack does in 2026), "top_level" posts it as
+    # a top-level message (the emulator's older behaviour).
+    unknown_thread_ts: str = "hidden"
     channels: dict[str, Channel] = field(default_factory=dict)
     last_ts_micros: int = 0
 
@@ -122,6 +157,22 @@ class Workspace:
         seconds, micros = divmod(self.last_ts_micros, 1_000_000)
         return f"{seconds:10d}.{micros:06d}"
 
+    def options(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in sorted(WORKSPACE_OPTIONS)}
+
+    def bot_profile(self) -> dict[str, Any]:
+        """The `bot_profile` Slack attaches to the bot's messages."""
+        icon = "https://a.slack-edge.com/80588/img/plugins/app/bot_{size}.png"
+        return {
+            "id": self.bot_id,
+            "deleted": False,
+            "name": self.bot_name,
+            "updated": self.created,
+            "app_id": self.app_id,
+            "icons": {f"image_{size}": icon.format(size=size) for size in (36, 48, 72)},
+            "team_id": self.team_id,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "team_id": self.team_id,
@@ -130,6 +181,8 @@ class Workspace:
             "bot_user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "bot_name": self.bot_name,
+            "app_id": self.app_id,
+            **self.options(),
         }
 
 
@@ -139,6 +192,28 @@ class Token:
     team_id: str
     scopes: tuple[str, ...]
     status: str = "active"
+
+
+@dataclass
+class OAuthApp:
+    """An app Slack knows by its client id, as oauth.v2.access authenticates it."""
+
+    client_id: str
+    client_secret: str
+    app_id: str
+    redirect_uri: str | None = None
+
+
+@dataclass
+class OAuthCode:
+    """A temporary code Slack hands the installer's browser; exchanged once by oauth.v2.access."""
+
+    client_id: str
+    team_id: str
+    scopes: tuple[str, ...]
+    installer_user_id: str
+    redirect_uri: str | None = None
+    used: bool = False
 
 
 @dataclass
@@ -236,15 +311,49 @@ class PostRateLimit:
         return {"accepted": self.accepted, "throttled": self.throttled}
 
 
-class EmulatorState:
-    """Everything the emulator knows; mutate it only while holding `lock`."""
+class HistoryRateLimit:
+    """conversations.history / .replies for non-Marketplace distributed apps: 1 call per method
+    per workspace per window (Slack: 1 request per minute), per Workspace.marketplace_app.
 
-    def __init__(self) -> None:
+    A call is allowed when the previous allowed call of that method in that workspace is at least
+    `history_window_seconds` old; otherwise it gets the whole seconds until then as Retry-After
+    (at least 1). Throttled calls do not move the window. Not locked itself, like PostRateLimit.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+
+    def reset(self, team_id: str | None = None) -> None:
+        self._last = {key: at for key, at in self._last.items() if team_id is not None and key[0] != team_id}
+
+    def take(self, workspace: Workspace, method: str) -> int | None:
+        """None when the call may go ahead (and is counted), else the Retry-After in seconds."""
+        if workspace.marketplace_app:
+            return None
+        key, now = (workspace.team_id, method), self._clock()
+        last = self._last.get(key)
+        if last is None or now - last >= workspace.history_window_seconds:
+            self._last[key] = now
+            return None
+        return max(1, math.ceil(last + workspace.history_window_seconds - now))
+
+
+class EmulatorState:
+    """Everything the emulator knows; mutate it only while holding `lock`.
+
+    `clock` (monotonic seconds) drives both rate limits, so tests can move time instead of sleeping.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = threading.RLock()
         self.workspaces: dict[str, Workspace] = {}
         self.tokens: dict[str, Token] = {}
         self.faults: list[Fault] = []
-        self.post_rate_limit = PostRateLimit()
+        self.post_rate_limit = PostRateLimit(clock)
+        self.history_rate_limit = HistoryRateLimit(clock)
+        self.oauth_apps: dict[str, OAuthApp] = {}
+        self.oauth_codes: dict[str, OAuthCode] = {}
         self.call_log: list[dict[str, Any]] = []
 
     def reset(self) -> None:
@@ -253,6 +362,9 @@ class EmulatorState:
             self.tokens.clear()
             self.faults.clear()
             self.post_rate_limit.reset()
+            self.history_rate_limit.reset()
+            self.oauth_apps.clear()
+            self.oauth_codes.clear()
             self.call_log.clear()
 
     # -- setup -------------------------------------------------------------------------------
@@ -266,6 +378,7 @@ class EmulatorState:
         bot_user_id: str | None = None,
         bot_id: str | None = None,
         bot_name: str = "buster",
+        **options: Any,
     ) -> Workspace:
         with self.lock:
             if team_id in self.workspaces:
@@ -279,7 +392,16 @@ class EmulatorState:
                 bot_name=bot_name,
                 owner_user_id=new_slack_id("U"),
             )
+            _apply_options(workspace, options)
             self.workspaces[team_id] = workspace
+            return workspace
+
+    def configure_workspace(self, team_id: str, **options: Any) -> Workspace:
+        """Change behaviour switches (WORKSPACE_OPTIONS); the workspace's history windows start over."""
+        with self.lock:
+            workspace = self.workspace(team_id)
+            _apply_options(workspace, options)
+            self.history_rate_limit.reset(team_id)
             return workspace
 
     def add_token(self, token: str, team_id: str, *, scopes: tuple[str, ...], status: str) -> None:
@@ -344,22 +466,30 @@ class EmulatorState:
             del self.workspaces[channel.team_id].channels[channel_id]
 
     def delete_message(self, channel_id: str, ts: str) -> None:
-        """Remove one message as Slack does when its author deletes it.
+        """Delete one message as Slack does when its author deletes it.
 
-        A deleted parent's replies stay stored, orphaned: read methods no longer reach them and a
-        post to that thread lands top-level. A deleted reply comes off its parent's reply counts,
-        so the parent keeps describing the thread that is actually left.
+        A thread parent that still has replies becomes a tombstone in place (subtype "tombstone",
+        text "This message was deleted.", user USLACKBOT, hidden, thread fields kept), so its thread
+        stays readable and repliable. Any other message is removed. A deleted reply comes off its
+        parent's reply counts; a tombstone whose last reply goes is removed too, as Slack does.
+        A tombstone itself cannot be deleted again (KeyError, like an unknown ts).
         """
         with self.lock:
             channel = self.channel(channel_id)
             message = channel.find_message(ts)
-            if message is None:
+            if message is None or message.get("subtype") == "tombstone":
                 raise KeyError(f"no message with ts {ts} in channel {channel_id}")
+            if _replies_of(channel, ts):
+                tombstone = _tombstone(message)
+                channel.messages = [tombstone if stored is message else stored for stored in channel.messages]
+                return
             channel.messages = [stored for stored in channel.messages if stored is not message]
             root_ts = message.get("thread_ts")
             parent = channel.find_message(root_ts) if root_ts and root_ts != ts else None
             if parent is not None:
                 _recount_replies(channel, parent)
+                if parent.get("subtype") == "tombstone" and not _replies_of(channel, parent["ts"]):
+                    channel.messages = [stored for stored in channel.messages if stored is not parent]
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -411,6 +541,61 @@ class EmulatorState:
             self.faults = [fault for fault in self.faults if fault.times > 0]
             return fired
 
+    def add_user_message(
+        self, channel_id: str, text: str, *, user_id: str | None, thread_ts: str | None
+    ) -> dict[str, Any]:
+        with self.lock:
+            channel = self.channel(channel_id)
+            workspace = self.workspace(channel.team_id)
+            message: dict[str, Any] = {
+                "type": "message",
+                "text": text,
+                "user": user_id or workspace.owner_user_id,
+                "team": workspace.team_id,
+                "ts": workspace.next_ts(),
+            }
+            parent = channel.find_message(thread_ts) if thread_ts else None
+            if thread_ts and parent is None:
+                raise KeyError(f"no message with ts {thread_ts} in channel {channel_id}")
+            if parent is not None:
+                root = channel.find_message(parent.get("thread_ts", parent["ts"])) or parent
+                message["thread_ts"] = root["ts"]
+                message["parent_user_id"] = root["user"]
+                count_reply(root, message)
+            channel.messages.append(message)
+            return copy.deepcopy(message)
+
+    def add_oauth_app(self, client_id: str, client_secret: str, *, redirect_uri: str | None = None) -> OAuthApp:
+        with self.lock:
+            if client_id in self.oauth_apps:
+                raise ValueError(f"OAuth app {client_id} already exists")
+            app = OAuthApp(client_id, client_secret, new_slack_id("A"), redirect_uri)
+            self.oauth_apps[client_id] = app
+            return app
+
+    def issue_oauth_code(
+        self,
+        client_id: str,
+        team_id: str,
+        *,
+        scopes: tuple[str, ...],
+        redirect_uri: str | None,
+        installer_user_id: str | None,
+    ) -> str:
+        with self.lock:
+            if client_id not in self.oauth_apps:
+                raise KeyError(f"unknown OAuth app {client_id}")
+            workspace = self.workspace(team_id)
+            code = f"{random.randint(10**11, 10**12 - 1)}.{random.randint(10**11, 10**12 - 1)}"
+            self.oauth_codes[code] = OAuthCode(
+                client_id=client_id,
+                team_id=team_id,
+                scopes=tuple(scopes),
+                installer_user_id=installer_user_id or workspace.owner_user_id,
+                redirect_uri=redirect_uri,
+            )
+            return code
+
     def set_post_rate_limit(self, per_second: float | None, burst: int = 1) -> None:
         with self.lock:
             self.post_rate_limit.configure(per_second, burst)
@@ -442,11 +627,59 @@ class EmulatorState:
                 return channel_id
 
 
+def count_reply(parent: dict[str, Any], reply: dict[str, Any]) -> None:
+    """Add one reply to its parent's thread fields."""
+    parent["thread_ts"] = parent["ts"]
+    parent["reply_count"] = parent.get("reply_count", 0) + 1
+    reply_users: list[str] = parent.setdefault("reply_users", [])
+    if reply["user"] not in reply_users:
+        reply_users.append(reply["user"])
+    parent["reply_users_count"] = len(reply_users)
+    parent["latest_reply"] = reply["ts"]
+    # Thread parents as bot tokens read them (Slack's recorded answers and tombstones carry both).
+    parent.setdefault("is_locked", False)
+    parent.setdefault("subscribed", False)
+
+
+def _replies_of(channel: Channel, ts: str) -> list[dict[str, Any]]:
+    return [m for m in channel.messages if m.get("thread_ts") == ts and m["ts"] != ts]
+
+
+def _tombstone(parent: dict[str, Any]) -> dict[str, Any]:
+    """What a deleted thread parent leaves, shaped like the tombstones Slack returns (recorded in
+    public bug reports, e.g. hackclub/toriel#238): its thread fields stay, the rest is replaced."""
+    tombstone: dict[str, Any] = {
+        "type": "message",
+        "subtype": "tombstone",
+        "text": TOMBSTONE_TEXT,
+        "user": SLACKBOT_USER_ID,
+        "hidden": True,
+        "ts": parent["ts"],
+        "thread_ts": parent["ts"],
+        "parent_user_id": SLACKBOT_USER_ID,
+    }
+    for key in ("reply_count", "reply_users_count", "latest_reply", "reply_users"):
+        tombstone[key] = copy.deepcopy(parent[key])
+    tombstone.update(is_locked=False, subscribed=False)
+    return tombstone
+
+
+_THREAD_KEYS = (
+    "thread_ts",
+    "reply_count",
+    "reply_users",
+    "reply_users_count",
+    "latest_reply",
+    "is_locked",
+    "subscribed",
+)
+
+
 def _recount_replies(channel: Channel, parent: dict[str, Any]) -> None:
     """Rebuild a parent's thread fields from its remaining replies; none left means no thread at all."""
-    replies = [m for m in channel.messages if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"]]
+    replies = _replies_of(channel, parent["ts"])
     if not replies:
-        for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"):
+        for key in _THREAD_KEYS:
             parent.pop(key, None)
         return
     reply_users = list(dict.fromkeys(reply["user"] for reply in replies))
@@ -462,6 +695,23 @@ def _domain_from_name(name: str) -> str:
     """Slack derives the subdomain from the team name: lowercase, non-alphanumerics become dashes."""
     slug = "".join(char if char.isalnum() else "-" for char in name.lower()).strip("-")
     return slug or "workspace"
+
+
+def _apply_options(workspace: Workspace, options: dict[str, Any]) -> None:
+    unknown = set(options) - WORKSPACE_OPTIONS
+    if unknown:
+        raise ValueError(f"unknown workspace option(s) {sorted(unknown)}; expected some of {sorted(WORKSPACE_OPTIONS)}")
+    for name in ("history_needs_membership", "marketplace_app"):
+        if name in options and not isinstance(options[name], bool):
+            raise ValueError(f"{name} must be a bool, got {options[name]!r}")
+    window = options.get("history_window_seconds", workspace.history_window_seconds)
+    if isinstance(window, bool) or not isinstance(window, int | float) or not math.isfinite(window) or window <= 0:
+        raise ValueError(f"history_window_seconds must be a positive number, got {window!r}")
+    mode = options.get("unknown_thread_ts", workspace.unknown_thread_ts)
+    if mode not in UNKNOWN_THREAD_MODES:
+        raise ValueError(f"unknown_thread_ts must be one of {sorted(UNKNOWN_THREAD_MODES)}, got {mode!r}")
+    for name, value in options.items():
+        setattr(workspace, name, value)
 
 
 def _check_token_status(status: str) -> None:

@@ -537,17 +537,32 @@ def test_post_stores_and_returns_the_message(emu: SlackEmulator, client: WebClie
     # Then Slack's answer comes back and the message is stored as Slack stores it
     assert response["channel"] == ch.general["id"]
     assert TS_PATTERN.fullmatch(response["ts"])
+    app_id = emu.configure_workspace(TEAM_A)["app_id"]
     expected = {
         "type": "message",
         "text": "Deployed",
         "user": BOT_A,
         "bot_id": "B0BOTA0001",
+        "app_id": app_id,
         "team": TEAM_A,
+        "bot_profile": {
+            "id": "B0BOTA0001",
+            "deleted": False,
+            "name": "buster",
+            "updated": response["message"]["bot_profile"]["updated"],
+            "app_id": app_id,
+            "icons": response["message"]["bot_profile"]["icons"],
+            "team_id": TEAM_A,
+        },
         "ts": response["ts"],
         "blocks": blocks,
     }
-    assert response["message"] == expected
     assert emu.messages(ch.general["id"]) == [expected]
+    # The answer's bot_profile also names the bot user, as Slack's recorded answers do
+    answered = response["message"]
+    assert answered["bot_profile"].pop("user_id") == BOT_A
+    assert answered == expected
+    assert set(answered["bot_profile"]["icons"]) == {"image_36", "image_48", "image_72"}
     assert "thread_ts" not in response["message"]
 
 
@@ -603,7 +618,6 @@ def test_post_as_form_data_with_blocks_as_a_json_string(
         ("general", {"blocks": {"type": "section"}}, "invalid_blocks_format"),
         ("general", {"blocks": [{"type": "divider"}] * 51}, "invalid_blocks"),
         ("general", {"blocks": [{"type": "sektion"}]}, "invalid_blocks"),
-        ("general", {"text": "x" * 40_001}, "msg_too_long"),
         ("general", {"text": "hi", "metadata": "{oops"}, "invalid_metadata_format"),
         ("general", {"text": "hi", "metadata": {"event_payload": {}}}, "invalid_metadata_format"),
     ],
@@ -686,14 +700,30 @@ def test_reply_to_a_reply_threads_under_its_parent(client: WebClient, ch: Simple
     assert response["message"]["thread_ts"] == parent_ts
 
 
-def test_reply_to_an_unknown_ts_lands_top_level(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
+def test_reply_to_an_unknown_ts_is_accepted_and_hidden_by_default(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
     # Given no message with this ts exists
+    ghost_ts = "1500000000.000001"
+    # When the bot "replies" to it
+    response = client.chat_postMessage(channel=ch.general["id"], text="orphan", thread_ts=ghost_ts)
+    # Then Slack accepts it, the answer carries that thread_ts, and no read shows it
+    assert response["ok"] and response["message"]["thread_ts"] == ghost_ts
+    assert client.conversations_history(channel=ch.general["id"])["messages"] == []
+    assert [m["thread_ts"] for m in emu.messages(ch.general["id"])] == [ghost_ts]
+
+
+def test_reply_to_an_unknown_ts_lands_top_level_in_top_level_mode(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given a workspace switched to the older behaviour, and no message with this ts
+    emu.configure_workspace(TEAM_A, unknown_thread_ts="top_level")
     ghost_ts = "1500000000.000001"
     # When the bot "replies" to it, broadcast flag and all
     response = client.chat_postMessage(
         channel=ch.general["id"], text="orphan", thread_ts=ghost_ts, reply_broadcast=True
     )
-    # Then Slack accepts it but posts it top-level: no thread_ts in the answer or the stored message
+    # Then it is posted top-level: no thread_ts in the answer or the stored message
     assert response["ok"] and "thread_ts" not in response["message"]
     stored = emu.messages(ch.general["id"])
     assert len(stored) == 1 and "thread_ts" not in stored[0] and "subtype" not in stored[0]
@@ -842,7 +872,14 @@ def test_history_returns_top_level_messages_newest_first(client: WebClient, ch: 
 def test_history_of_an_empty_channel_is_empty(client: WebClient, ch: SimpleNamespace) -> None:
     # Given a channel nobody posted in, when the bot reads it, then there is nothing and nothing more
     response = client.conversations_history(channel=ch.dev["id"])
-    assert response.data == {"ok": True, "messages": [], "has_more": False, "pin_count": 0}
+    assert response.data == {
+        "ok": True,
+        "messages": [],
+        "has_more": False,
+        "pin_count": 0,
+        "channel_actions_ts": None,
+        "channel_actions_count": 0,
+    }
 
 
 def test_history_paginates_with_a_cursor(client: WebClient, ch: SimpleNamespace) -> None:
@@ -983,29 +1020,83 @@ def test_delete_message_removes_a_top_level_message(emu: SlackEmulator, client: 
     )
 
 
-def test_deleted_parent_leaves_its_replies_stored_but_unreachable(
+def test_deleted_parent_with_replies_leaves_a_readable_tombstone(
     emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
 ) -> None:
     # Given a parent with two replies
     parent, first, second = _thread(client, ch.general["id"], replies=2)
     # When a user deletes the parent
     emu.delete_message(ch.general["id"], parent)
-    # Then the replies are still stored, but the thread is not found by any of its ts
-    assert [message["ts"] for message in emu.messages(ch.general["id"])] == [first, second]
-    errors = [
-        slack_error(lambda: client.conversations_replies(channel=ch.general["id"], ts=parent))["error"],
-        slack_error(lambda: client.conversations_replies(channel=ch.general["id"], ts=first))["error"],
-    ]
-    assert errors == ["thread_not_found"] * 2
-    # And the history shows none of it
+    # Then a tombstone takes its place, keeping the thread's fields
+    tombstone, *replies = emu.messages(ch.general["id"])
+    assert [reply["ts"] for reply in replies] == [first, second]
+    assert tombstone == {
+        "type": "message",
+        "subtype": "tombstone",
+        "text": "This message was deleted.",
+        "user": "USLACKBOT",
+        "hidden": True,
+        "ts": parent,
+        "thread_ts": parent,
+        "parent_user_id": "USLACKBOT",
+        "reply_count": 2,
+        "reply_users_count": 1,
+        "latest_reply": second,
+        "reply_users": [BOT_A],
+        "is_locked": False,
+        "subscribed": False,
+    }
+    # And the thread stays readable, by the parent's ts or a reply's
+    for ts in (parent, first):
+        thread = client.conversations_replies(channel=ch.general["id"], ts=ts)["messages"]
+        assert [message["ts"] for message in thread] == [parent, first, second]
+        assert thread[0]["subtype"] == "tombstone"
+    # And the history holds the tombstone, hidden, as Slack's does
+    [shown] = client.conversations_history(channel=ch.general["id"])["messages"]
+    assert (shown["ts"], shown["subtype"], shown["hidden"]) == (parent, "tombstone", True)
+    # And a new reply, to the tombstone or to a reply, still threads under it
+    late = client.chat_postMessage(channel=ch.general["id"], text="late reply", thread_ts=parent)
+    later = client.chat_postMessage(channel=ch.general["id"], text="later reply", thread_ts=first)
+    assert late["message"]["thread_ts"] == later["message"]["thread_ts"] == parent
+    assert emu.messages(ch.general["id"])[0]["reply_count"] == 4
+    # And a tombstone cannot be deleted again
+    with pytest.raises(KeyError):
+        emu.delete_message(ch.general["id"], parent)
+
+
+def test_a_tombstone_goes_with_its_last_reply(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
+    # Given a deleted parent whose tombstone holds two replies
+    parent, first, second = _thread(client, ch.general["id"], replies=2)
+    emu.delete_message(ch.general["id"], parent)
+    # When one reply goes, the tombstone counts the other; when both go, it goes too
+    emu.delete_message(ch.general["id"], second)
+    assert (emu.messages(ch.general["id"])[0]["reply_count"], emu.messages(ch.general["id"])[0]["latest_reply"]) == (
+        1,
+        first,
+    )
+    emu.delete_message(ch.general["id"], first)
+    assert emu.messages(ch.general["id"]) == []
     assert client.conversations_history(channel=ch.general["id"])["messages"] == []
-    # And a reply to the deleted parent, or to one of its orphans, lands top-level
-    to_parent = client.chat_postMessage(channel=ch.general["id"], text="late reply", thread_ts=parent)
-    to_orphan = client.chat_postMessage(channel=ch.general["id"], text="later reply", thread_ts=first)
-    assert "thread_ts" not in to_parent["message"] and "thread_ts" not in to_orphan["message"]
-    history = client.conversations_history(channel=ch.general["id"])["messages"]
-    assert [message["text"] for message in history] == ["later reply", "late reply"]
-    assert all("thread_ts" not in message for message in history)
+    assert (
+        slack_error(lambda: client.conversations_replies(channel=ch.general["id"], ts=parent))["error"]
+        == "thread_not_found"
+    )
+
+
+def test_a_deleted_parent_without_replies_is_gone_and_a_reply_to_it_lands_top_level_in_top_level_mode(
+    emu: SlackEmulator, client: WebClient, ch: SimpleNamespace
+) -> None:
+    # Given a message deleted before anyone replied (hidden mode, the default, in test_slack_2026.py)
+    emu.configure_workspace(TEAM_A, unknown_thread_ts="top_level")
+    parent = client.chat_postMessage(channel=ch.general["id"], text="parent")["ts"]
+    emu.delete_message(ch.general["id"], parent)
+    # When the bot replies to it
+    response = client.chat_postMessage(channel=ch.general["id"], text="late reply", thread_ts=parent)
+    # Then the reply is an unthreaded message
+    assert "thread_ts" not in response["message"]
+    assert [message["text"] for message in client.conversations_history(channel=ch.general["id"])["messages"]] == [
+        "late reply"
+    ]
 
 
 def test_deleting_replies_updates_the_parent(emu: SlackEmulator, client: WebClient, ch: SimpleNamespace) -> None:
