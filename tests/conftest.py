@@ -83,6 +83,14 @@ def service_env(monkeypatch: pytest.MonkeyPatch, emulator: SlackEmulator) -> dic
 
 
 @pytest.fixture
+def unbudgeted_thread_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Slack view of a thread without its once-a-minute budget per workspace (as for an app
+    listed in the Slack Marketplace), for tests that read many threads in a row; the budget has
+    tests of its own (tests/integration/test_slack_limits.py)."""
+    monkeypatch.setenv("SLACK_THREAD_READ_INTERVAL", "0")
+
+
+@pytest.fixture
 def aws() -> Iterator[AwsStack]:
     """moto with the template's tables and queues; yields real boto3 clients for assertions."""
     with mock_aws():

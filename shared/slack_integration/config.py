@@ -55,6 +55,9 @@ class Settings(BaseModel):
     health_page_size: int = Field(alias="HEALTH_PAGE_SIZE", default=16, ge=1, le=100)
     # GET /integration/status and the optional Slack view of a thread are cached this long.
     status_cache_seconds: int = Field(alias="STATUS_CACHE_SECONDS", default=60, ge=0, le=3600)
+    # The thread view reads conversations.replies at most once in this many seconds per workspace
+    # (Slack allows apps outside its Marketplace one call a minute); 0 for a listed app.
+    thread_read_interval_seconds: int = Field(alias="SLACK_THREAD_READ_INTERVAL", default=60, ge=0, le=3600)
 
     def consumer(self) -> ConsumerSettings:
         """What a queue consumer needs beyond the rest; ConfigError when its queues are not set."""

@@ -100,7 +100,12 @@ class Container:
         from slack_integration.services.reply import ReplyService
 
         return ReplyService(
-            self.integrations, self.mappings, self.ledger, self.delivery, lambda copies: self.queues.enqueue(copies)
+            self.integrations,
+            self.mappings,
+            self.ledger,
+            self.delivery,
+            self.slack,
+            lambda copies: self.queues.enqueue(copies),
         )
 
     @cached_property
@@ -138,7 +143,12 @@ class Container:
         from slack_integration.services.thread import ThreadService
 
         return ThreadService(
-            self.integrations, self.mappings, self.ledger, self.slack, self.settings.status_cache_seconds
+            self.integrations,
+            self.mappings,
+            self.ledger,
+            self.slack,
+            self.settings.status_cache_seconds,
+            self.settings.thread_read_interval_seconds,
         )
 
     @cached_property

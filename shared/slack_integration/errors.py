@@ -166,6 +166,13 @@ DELIVERY_UNVERIFIABLE = ErrorSpec(
     _K.UPSTREAM_ERROR,
     "Buster cannot tell whether an earlier attempt reached Slack; kept for an operator rather than risk a duplicate.",
 )
+# Health only (a degraded install still posts): what it lacks and what that costs.
+SCOPES_MISSING = ErrorSpec(
+    "SLACK_SCOPES_MISSING",
+    _K.RECONNECT_REQUIRED,
+    "Buster's Slack app is missing a permission it relies on: it cannot confirm a notification after a "
+    "network error without posting it twice, or show threads from Slack. Reconnect Slack to grant it.",
+)
 # A tracked original that ended in the DLQ: its replies can never be threaded, so they end there too.
 ORIGINAL_FAILED = ErrorSpec(
     "ORIGINAL_FAILED",
@@ -188,6 +195,12 @@ UNSUPPORTED_MEDIA_TYPE = ErrorSpec(
 # admin connect: the token works, but for another workspace than the operator named.
 TEAM_MISMATCH = ErrorSpec(
     "TEAM_MISMATCH", _K.INVALID_INPUT, "The bot token belongs to another Slack workspace than the one named."
+)
+# The search for an earlier attempt's post goes on in the next attempt, from where it stopped.
+DELIVERY_LOOK_CONTINUES = ErrorSpec(
+    "DELIVERY_LOOK_CONTINUES",
+    _K.UPSTREAM_UNAVAILABLE,
+    "Buster is still checking whether an earlier attempt reached Slack before posting again.",
 )
 FEATURE_DISABLED = ErrorSpec(
     "FEATURE_DISABLED",

@@ -179,11 +179,13 @@ def translate(exc: BaseException) -> ServiceError:
         response = exc.response
         data = response.data if isinstance(response.data, dict) else {}
         error = data.get("error")
-        return from_slack(
+        translated = from_slack(
             error if isinstance(error, str) else None,
             http_status=response.status_code,
             retry_after=_retry_after(response.headers),
         )
+        translated.detail = _slack_detail(data)
+        return translated
     if isinstance(exc, TimeoutError) or (isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)):
         return SLACK_TIMEOUT.error(slack_error="timeout")
     if isinstance(exc, (URLError, OSError, http.client.HTTPException, SlackClientError)):
@@ -199,3 +201,15 @@ def outcome_unknown(error: ServiceError) -> bool:
     if error.code == SLACK_TIMEOUT.code:
         return error.slack_error == "timeout"
     return error.code == SLACK_UNREACHABLE.code
+
+
+def _slack_detail(data: Mapping[str, Any]) -> str | None:
+    """What Slack said beyond the error string, for logs and DLQ attributes: the pointers of an
+    invalid_blocks answer (`errors`, `response_metadata.messages`: rules and JSON pointers, no
+    content), or the scope a missing_scope answer names."""
+    if isinstance(data.get("needed"), str):
+        return f"needed scope: {data['needed']}"
+    found = data.get("errors") or (data.get("response_metadata") or {}).get("messages")
+    if isinstance(found, list) and found:
+        return "; ".join(str(item) for item in found[:10])[:1000]
+    return None

@@ -31,7 +31,7 @@ def connect_user(slack, user_id: str, *, channel: str | None = "alerts", **chann
         token,
         team,
         scopes=channel_options.pop("scopes", None)
-        or ("channels:read", "chat:write", "chat:write.public", "channels:history"),
+        or ("channels:read", "chat:write", "chat:write.public", "channels:history", "channels:join"),
     )
     created = slack.add_channel(team, channel, **channel_options) if channel else None
     dependencies.current().installation.connect(user_id, team, f"Team {n}", SecretStr(token))

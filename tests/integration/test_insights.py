@@ -126,7 +126,6 @@ def test_slacks_view_of_a_deleted_parent_is_unavailable_not_an_error(
     slack, notification_channel, deploy_42, producer, consumer, invoke
 ):
     slack.delete_message(notification_channel["id"], deploy_42["ts"])
-    reply_through_queue(producer, consumer, "deploy-42", "Anyone there?")
 
     answer = thread(invoke, slack=True)
 
@@ -134,8 +133,23 @@ def test_slacks_view_of_a_deleted_parent_is_unavailable_not_an_error(
     assert answer.body["slack"]["available"] is False
     assert answer.body["slack"]["messages"] == []
     assert answer.body["slack"]["error"]
+    assert answer.body["original"]["ts"] == deploy_42["ts"]
+
+
+def test_a_reply_reposted_for_a_deleted_parent_becomes_the_threads_original(
+    slack, notification_channel, deploy_42, producer, consumer, invoke
+):
+    slack.delete_message(notification_channel["id"], deploy_42["ts"])
+    reply_through_queue(producer, consumer, "deploy-42", "Anyone there?")
+
+    answer = thread(invoke, slack=True)
+
+    assert answer.status == 200
     [reply] = answer.body["replies"]
     assert reply["threaded"] is False
+    assert answer.body["original"]["ts"] == reply["ts"]  # re-anchored: later replies thread here
+    assert answer.body["slack"]["available"] is True
+    assert [m["ts"] for m in answer.body["slack"]["messages"]] == [reply["ts"]]
 
 
 def test_a_dead_lettered_reply_shows_its_error(aws, slack, deploy_42, producer, consumer, invoke):

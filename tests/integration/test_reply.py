@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from slack_integration import dependencies
 from slack_integration.models.api import ChannelSelection
-from tests.conftest import BOT_TOKEN, OTHER_TOKEN, OTHER_USER, USER_ID
+from tests.conftest import BOT_TOKEN, OTHER_TOKEN, OTHER_USER, TEAM_ID, USER_ID
 from tests.support.records import deliveries, enqueue_raw, get_integration_item, mappings, outcomes, release_handed_back
 from tests.support.sqs import counts, dead_letters
 
@@ -126,9 +126,11 @@ def test_a_reply_whose_original_never_comes_is_dead_lettered_after_the_grace_per
     assert slack.calls("chat.postMessage") == []
 
 
-def test_a_reply_to_a_parent_deleted_in_slack_is_reported_unthreaded_not_reposted(
+def test_a_reply_to_an_original_deleted_in_slack_is_reposted_top_level_and_becomes_the_thread(
     aws, slack, notification_channel, original, producer, consumer, capsys, caplog
 ):
+    # Slack accepts a reply under a deleted message and then shows it nowhere: it would be lost.
+    slack.configure_workspace(TEAM_ID, unknown_thread_ts="hidden")
     slack.delete_message(notification_channel["id"], original["ts"])
     producer.reply("deploy-42", {"text": "Anyone there?"})
     capsys.readouterr()
@@ -137,12 +139,39 @@ def test_a_reply_to_a_parent_deleted_in_slack_is_reported_unthreaded_not_reposte
 
     assert poll.failed == []
     [landed] = slack.messages(notification_channel["id"])
-    assert landed["text"] == "Anyone there?" and "thread_ts" not in landed  # Slack put it top-level
+    assert "thread_ts" not in landed  # a new top-level message, saying what it continues
+    assert landed["text"].endswith("\nAnyone there?") and "Deploy #42 started" in landed["text"]
+    assert "whose Slack message was deleted" in landed["text"]
     record = next(d for d in deliveries(aws) if d["kind"] == "reply")
     assert record["status"] == "delivered" and record["threaded"] is False
     assert "Reply did not land in its thread" in caplog.text
-    assert '"UnthreadedReplies"' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '"UnthreadedReplies"' in out and '"RepliesReanchored"' in out
     assert len(slack.calls("chat.postMessage")) == 2  # the original and this reply: no second try
+    [mapping] = mappings(aws)
+    assert mapping["slackMessageTs"] == landed["ts"]  # re-anchored
+
+    producer.reply("deploy-42", {"text": "Still here"})
+    consumer("reply").poll()
+
+    [anchor, threaded] = slack.messages(notification_channel["id"])
+    assert anchor["ts"] == landed["ts"] and threaded["thread_ts"] == landed["ts"]
+    assert threaded["text"] == "Still here"
+
+
+def test_a_reply_to_a_deleted_original_that_had_replies_stays_in_its_thread(
+    aws, slack, notification_channel, original, producer, consumer
+):
+    producer.reply("deploy-42", {"text": "First reply"})
+    consumer("reply").poll()
+    slack.delete_message(notification_channel["id"], original["ts"])  # leaves a tombstone
+
+    producer.reply("deploy-42", {"text": "Second reply"})
+    consumer("reply").poll()
+
+    [first, second] = replies_in(slack, notification_channel["id"], original["ts"])
+    assert (first["text"], second["text"]) == ("First reply", "Second reply")
+    assert mappings(aws)[0]["slackMessageTs"] == original["ts"]
 
 
 def test_a_redelivered_reply_posts_once(aws, slack, notification_channel, original, producer, consumer):

@@ -11,7 +11,7 @@ import pytest
 from slack_sdk import WebClient
 
 from slack_integration import dependencies
-from slack_integration.adapters.slack_client import METADATA_EVENT_TYPE, delivery_digest
+from slack_integration.models.slack import METADATA_EVENT_TYPE, delivery_digest
 from tests.conftest import BOT_TOKEN, OTHER_USER, USER_ID
 from tests.support.records import (
     deliveries,

@@ -7,8 +7,9 @@ import pytest
 from pydantic import SecretStr
 
 from slack_integration import dependencies
-from slack_integration.adapters.slack_client import Post, SlackGateway
+from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.errors import ServiceError
+from slack_integration.models.slack import Post
 from tests.conftest import BOT_TOKEN
 
 

@@ -35,6 +35,10 @@ def answer_text(answer: HttpAnswer) -> str:
     return json.dumps(answer.body) + json.dumps(answer.headers)
 
 
+# Every route is read in a row here, the Slack view of threads included.
+pytestmark = pytest.mark.usefixtures("unbudgeted_thread_reads")
+
+
 @pytest.fixture
 def tracked(aws, slack, notification_channel, second_user, producer, consumer) -> None:
     """A tracked message and a reply delivered to each user."""

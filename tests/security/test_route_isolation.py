@@ -113,6 +113,10 @@ def test_a_user_id_claimed_outside_the_token_is_ignored(method, path, aws, works
 # -- two users, two workspaces --------------------------------------------------------------------------
 
 
+# Every route is read in a row here, the Slack view of threads included.
+pytestmark = pytest.mark.usefixtures("unbudgeted_thread_reads")
+
+
 @pytest.fixture
 def delivered(aws, slack, workspace, notification_channel, second_user, producer, consumer) -> dict[str, Any]:
     """Tracked messages and replies for both users, through the queues; returns what is Acme's."""

@@ -70,7 +70,9 @@ def test_a_lapsed_lease_is_taken_over_and_says_the_earlier_attempt_may_have_post
     claim = _claim(ledger, message="m-2")
 
     assert claim.granted and claim.previous is not None
-    assert claim.previous.may_have_posted and claim.previous.look_since == pytest.approx(time.time(), abs=5)
+    assert claim.previous.may_have_posted
+    since, until = claim.previous.look_window(time.time())
+    assert since == pytest.approx(time.time(), abs=5) and until == pytest.approx(time.time() - 1, abs=5)
     assert _stored(aws)["attempts"] == 2
 
 
@@ -127,18 +129,42 @@ def test_an_unknown_outcome_is_uncertain_from_the_first_such_attempt(aws, ledger
     assert record["status"] == "uncertain" and float(record["uncertainSince"]) == pytest.approx(first, abs=0.01)
     claim = _claim(ledger)
     assert claim.previous is not None and claim.previous.may_have_posted
-    assert claim.previous.look_since == pytest.approx(first, abs=0.01)
+    assert claim.previous.look_window(time.time())[0] == pytest.approx(first, abs=0.01)
     assert [o["outcome"] for o in record["outcomes"]] == ["uncertain", "uncertain"]
+
+
+def test_an_uncertain_window_ends_with_the_last_uncertain_attempt_and_a_new_one_drops_the_cursor(aws, ledger):
+    _claim(ledger)
+    start = time.time()
+    ledger.attempt_failed(KEY, SLACK_UNREACHABLE.error(), outcome_unknown=True, since=start, until=start + 30)
+    _claim(ledger)
+    # A look cut short by a 429 keeps its place.
+    ledger.attempt_failed(
+        KEY, SLACK_ERRORS["ratelimited"].error(), outcome_unknown=True, since=start, until=start + 30, look_cursor="c2"
+    )
+    record = ledger.get(KEY)
+    assert record is not None and record.look_cursor == "c2"
+    assert record.look_window(time.time()) == (pytest.approx(start, abs=0.01), pytest.approx(start + 30, abs=0.01))
+    _claim(ledger)
+    # Another uncertain post: a later end, and the old cursor no longer applies.
+    ledger.attempt_failed(KEY, SLACK_UNREACHABLE.error(), outcome_unknown=True, since=start + 40, until=start + 70)
+
+    record = ledger.get(KEY)
+    assert record is not None and record.look_cursor is None
+    assert record.look_window(time.time()) == (pytest.approx(start, abs=0.01), pytest.approx(start + 70, abs=0.01))
 
 
 def test_a_look_that_finds_nothing_clears_the_uncertainty(aws, ledger):
     _claim(ledger)
-    ledger.attempt_failed(KEY, SLACK_UNREACHABLE.error(), outcome_unknown=True, since=time.time())
+    ledger.attempt_failed(
+        KEY, SLACK_UNREACHABLE.error(), outcome_unknown=True, since=time.time(), until=time.time(), look_cursor="c"
+    )
     _claim(ledger)
 
     ledger.verified_absent(KEY)
 
-    assert "uncertainSince" not in _stored(aws)
+    record = _stored(aws)
+    assert not {"uncertainSince", "uncertainUntil", "lookCursor"} & set(record)
 
 
 def test_a_failure_slack_answered_after_an_uncertain_one_is_plainly_retrying(aws, ledger):

@@ -113,3 +113,49 @@ def test_classification_is_by_exact_code_never_by_substring():
 def test_unknown_error_strings_are_kept_short_and_safe():
     assert from_slack("some_new_error").slack_error == "some_new_error"
     assert from_slack("x" * 500).slack_error == "http_200"
+
+
+def _slack_failure(data: dict, status: int = 200) -> Exception:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.slack_response import SlackResponse
+
+    response = SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url="https://slack.com/api/chat.postMessage",
+        req_args={},
+        data=data,
+        headers={},
+        status_code=status,
+    )
+    return SlackApiError("refused", response)
+
+
+def test_an_invalid_blocks_answer_keeps_slacks_pointers_as_the_detail():
+    from slack_integration.slack_errors import translate
+
+    error = translate(
+        _slack_failure(
+            {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": ["must be less than 3001 characters [json-pointer:/blocks/0/text/text]"],
+                "response_metadata": {
+                    "messages": ["[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
+                },
+            }
+        )
+    )
+
+    assert error.code == "INVALID_BLOCKS"
+    assert error.detail == "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+
+
+def test_a_missing_scope_answer_names_the_scope_slack_needs():
+    from slack_integration.slack_errors import translate
+
+    error = translate(
+        _slack_failure({"ok": False, "error": "missing_scope", "needed": "channels:history", "provided": "chat:write"})
+    )
+
+    assert (error.code, error.detail) == ("SLACK_MISSING_SCOPE", "needed scope: channels:history")

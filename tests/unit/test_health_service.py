@@ -12,19 +12,20 @@ from typing import Any
 
 import pytest
 
-from slack_integration.adapters.slack_client import Identity
 from slack_integration.errors import ServiceError
 from slack_integration.models.integration import HealthStatus, Integration
+from slack_integration.models.slack import Identity
 from slack_integration.services.health import HealthService
 from slack_integration.slack_errors import SLACK_ERRORS
 
 TEAM = "T0ACME0001"
+INSTALL_SCOPES = {"chat:write", "chat:write.public", "channels:read", "channels:history", "channels:join"}
 
 
 @dataclass
 class FakeSlack:
     identity: Identity = field(
-        default_factory=lambda: Identity(TEAM, "Acme", "U0BOT", "B0BOT", frozenset({"chat:write", "chat:write.public"}))
+        default_factory=lambda: Identity(TEAM, "Acme", "U0BOT", "B0BOT", frozenset(INSTALL_SCOPES))
     )
     channel: dict[str, Any] = field(default_factory=lambda: {"id": "C0GENERAL1", "is_member": False})
     failure: ServiceError | None = None
@@ -93,7 +94,7 @@ def test_a_token_without_chat_write_needs_a_reconnect():
     ("scopes", "is_member", "status"),
     [
         (frozenset({"chat:write"}), False, HealthStatus.NEEDS_NEW_CHANNEL),  # not in it, cannot post in public
-        (frozenset({"chat:write"}), True, HealthStatus.HEALTHY),
+        (frozenset({"chat:write", "channels:history"}), True, HealthStatus.HEALTHY),
         (None, False, HealthStatus.HEALTHY),  # scopes unknown: the ones the install asks for are assumed
     ],
 )
@@ -137,3 +138,28 @@ def test_no_channel_chosen_needs_a_new_channel_without_asking_slack_about_one():
 
     assert report.status is HealthStatus.NEEDS_NEW_CHANNEL and report.error.code == "CHANNEL_NOT_SET"
     assert slack.calls == ["auth_test"]
+
+
+@pytest.mark.parametrize(
+    ("missing", "is_member", "expected"),
+    [
+        ({"channels:history"}, True, ("channels:history",)),
+        ({"channels:join"}, False, ("channels:join",)),  # not a member: it must join to read
+        ({"channels:join"}, True, None),  # a member needs no join
+        ({"channels:history", "channels:join"}, False, ("channels:history", "channels:join")),
+    ],
+)
+def test_an_install_short_of_a_safety_scope_is_degraded_and_says_which(missing, is_member, expected):
+    scopes = frozenset(INSTALL_SCOPES - missing)
+    slack = FakeSlack(
+        identity=Identity(TEAM, None, None, None, scopes), channel={"id": "C0GENERAL1", "is_member": is_member}
+    )
+
+    report, repository = _check(slack)
+
+    if expected is None:
+        assert report.status is HealthStatus.HEALTHY
+        return
+    assert report.status is HealthStatus.DEGRADED and report.status.can_send
+    assert report.missing_scopes == expected and report.error.code == "SLACK_SCOPES_MISSING"
+    assert repository.recorded == [(HealthStatus.DEGRADED, "SLACK_SCOPES_MISSING")]

@@ -26,6 +26,8 @@ from slack_integration.models.delivery import DeliveryFacts, DeliveryRecord, Del
 from slack_integration.models.integration import utc_now
 
 _STATUS = {"#status": "status"}
+# What "an earlier attempt may have posted" consists of; cleared together once it is resolved.
+_UNCERTAINTY = "uncertainSince, uncertainUntil, lookCursor"
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ class DeliveryLedger(aws.DynamoTable):
         update = {
             "TableName": self._table,
             "Key": self._key(key),
-            "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE leaseUntil, uncertainSince",
+            "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE " + _UNCERTAINTY + ", leaseUntil",
             "ExpressionAttributeNames": _STATUS,
             "ExpressionAttributeValues": aws.to_ddb(values),
         }
@@ -153,11 +155,23 @@ class DeliveryLedger(aws.DynamoTable):
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, "TransactWriteItems mapping + delivered") from exc
 
-    def attempt_failed(self, key: str, error: ServiceError, *, outcome_unknown: bool, since: float) -> None:
-        """Record a failed attempt and release the lease. With `outcome_unknown` the record becomes
-        `uncertain` and keeps the time from which the next attempt must look in Slack; otherwise
-        Slack answered (it did not post), and an attempt only posts once any earlier uncertainty
-        is resolved, so the record is plainly `retrying`."""
+    def attempt_failed(
+        self,
+        key: str,
+        error: ServiceError,
+        *,
+        outcome_unknown: bool,
+        since: float,
+        until: float | None = None,
+        look_cursor: str | None = None,
+    ) -> None:
+        """Record a failed attempt and release the lease.
+
+        With `outcome_unknown` the record becomes `uncertain`: Slack may have stored a post made
+        between the first such attempt's start (`since`) and `until`, and the next attempt must
+        look there first (resuming at `look_cursor` when a look was cut short). Otherwise Slack
+        answered (it did not post), and an attempt only posts once any earlier uncertainty is
+        resolved, so the record is plainly `retrying`."""
         status = DeliveryStatus.UNCERTAIN if outcome_unknown else DeliveryStatus.RETRYING
         values: dict[str, Any] = {
             ":status": status.value,
@@ -171,19 +185,27 @@ class DeliveryLedger(aws.DynamoTable):
             "outcomes = list_append(if_not_exists(outcomes, :empty), :outcome)",
         ]
         removes = ["leaseUntil"]
-        if outcome_unknown:
+        if not outcome_unknown:
+            removes.append(_UNCERTAINTY)
+        else:
             values[":since"] = round(since, 3)
             sets.append("uncertainSince = if_not_exists(uncertainSince, :since)")
-        else:
-            removes.append("uncertainSince")
+            if until is not None:
+                values[":until"] = round(until, 3)
+                sets.append("uncertainUntil = :until")
+            if look_cursor:
+                values[":cursor"] = look_cursor
+                sets.append("lookCursor = :cursor")
+            elif until is not None:
+                # A new uncertain post widens the window: a cursor of the old one is no use.
+                removes.append("lookCursor")
         expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
         self._update(self._arguments(key, expression, values), "attempt")
 
     def verified_absent(self, key: str) -> None:
         """Slack was searched and holds no earlier post: this attempt may post."""
-        self._update(
-            {"TableName": self._table, "Key": self._key(key), "UpdateExpression": "REMOVE uncertainSince"}, "verified"
-        )
+        arguments = {"TableName": self._table, "Key": self._key(key), "UpdateExpression": "REMOVE " + _UNCERTAINTY}
+        self._update(arguments, "verified")
 
     def dead_lettered(self, facts: DeliveryFacts, error: ServiceError, *, sqs_message_id: str) -> None:
         """The message is in the DLQ (the caller has already put it there): remember why, and that
@@ -210,7 +232,7 @@ class DeliveryLedger(aws.DynamoTable):
             "expiresAt = if_not_exists(expiresAt, :ttl)",
             "outcomes = list_append(if_not_exists(outcomes, :empty), :outcome)",
         ]
-        expression = "SET " + ", ".join(sets) + " REMOVE leaseUntil, uncertainSince"
+        expression = "SET " + ", ".join(sets) + " REMOVE leaseUntil, " + _UNCERTAINTY
         self._update(self._arguments(facts.key, expression, values), "dead_lettered")
 
     # -- reads -----------------------------------------------------------------------------------

@@ -102,6 +102,39 @@ class IntegrationsRepository(aws.DynamoTable):
                 extra={"integration_id": integration.id, "flag": status.value, "code": record_error.code},
             )
 
+    def take_thread_read(self, integration: Integration, *, now: float, window_seconds: float) -> bool:
+        """Take the workspace's conversations.replies budget for a dashboard read: refused while a
+        read was made in the last `window_seconds`, or while the delivery recovery holds it (Slack
+        allows some apps one such call a minute per workspace, and recovery comes first)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"userId": {"S": integration.user_id}},
+                UpdateExpression="SET threadReadAt = :now",
+                ConditionExpression=(
+                    "id = :id AND (attribute_not_exists(threadReadAt) OR threadReadAt < :before)"
+                    " AND (attribute_not_exists(recoveryHoldUntil) OR recoveryHoldUntil < :now)"
+                ),
+                ExpressionAttributeValues=_to_ddb(
+                    {":id": integration.id, ":now": round(now, 3), ":before": round(now - window_seconds, 3)}
+                ),
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise aws.unavailable(exc, "UpdateItem integrations (thread read)") from exc
+        except BotoCoreError as exc:
+            raise aws.unavailable(exc, "UpdateItem integrations (thread read)") from exc
+        return True
+
+    def hold_reads_for_recovery(self, integration: Integration, *, until: float) -> None:
+        """Keep dashboard reads off Slack's history budget until `until`: a search for a lost
+        post was throttled and goes on then. Best effort (the dashboard only degrades)."""
+        try:
+            self._update(integration, "SET recoveryHoldUntil = :until", {":until": round(until, 3)})
+        except ServiceError as err:
+            logger.warning("Could not reserve Slack reads for recovery", extra={"code": err.code})
+
     def deactivate(self, integration: Integration) -> Integration:
         return self._update(
             integration,

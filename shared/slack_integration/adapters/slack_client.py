@@ -15,10 +15,8 @@ Retry policy, decided per kind of call rather than left to slack_sdk's defaults:
 
 from __future__ import annotations
 
-import hashlib
 import http.client
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.error import URLError
 
@@ -29,12 +27,12 @@ from slack_sdk.http_retry import BackoffRetryIntervalCalculator, ConnectionError
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from slack_integration.adapters.token_store import TokenStore
-from slack_integration.errors import DELIVERY_UNVERIFIABLE, SLACK_API_ERROR, ServiceError
+from slack_integration.errors import SLACK_API_ERROR, ServiceError
+from slack_integration.models.slack import METADATA_EVENT_TYPE, Identity, Post, Posted, delivery_digest
 from slack_integration.observability import logger
 from slack_integration.slack_errors import translate
 
 T = TypeVar("T")
-
 
 # A dashboard user is waiting: retry after ~0.25-0.5 s, not slack_sdk's default ~1 s.
 _QUICK_BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.25)
@@ -62,58 +60,12 @@ def build_web_client(base_url: str, timeout_seconds: float, *, idempotent_calls:
 
 _SLACK_FAILURES = (SlackClientError, URLError, OSError, http.client.HTTPException)
 
-
-# Every post carries its delivery's digest in Slack message metadata under this event type, so an
-# attempt whose outcome was unknown can find its post instead of posting a second copy.
-METADATA_EVENT_TYPE = "buster_delivery"
-# A search for an earlier post reads at most this many pages of this size (conversations.history
-# and .replies are throttled hard) before handing the message to an operator.
-FIND_MAX_PAGES = 5
-FIND_PAGE_SIZE = 100
+# conversations.history / .replies: at most 15 a page (and 1 call a minute) for distributed apps
+# outside the Slack Marketplace; asking for more would be silently cut to 15 anyway.
+FIND_PAGE_SIZE = 15
 # conversations.list: Slack recommends at most 200; Tier 2 (20+/min), so bigger pages mean fewer calls.
 CHANNEL_PAGE_SIZE = 200
 THREAD_PAGE_SIZE = 200
-
-
-def delivery_digest(key: str) -> str:
-    """What a post carries in its metadata: identifies the delivery without revealing its ids."""
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class Identity:
-    """auth.test: whose token this is, and the scopes it was granted (None: Slack did not say)."""
-
-    team_id: str
-    team_name: str | None
-    user_id: str | None
-    bot_id: str | None
-    scopes: frozenset[str] | None
-
-
-@dataclass(frozen=True)
-class Post:
-    """What to post: the message's arguments (text, blocks, ...) and where."""
-
-    channel_id: str
-    arguments: Mapping[str, Any]
-    delivery_key: str
-    thread_ts: str | None = None
-    broadcast: bool = False
-
-
-@dataclass(frozen=True)
-class Posted:
-    """Where Slack put a post: its channel, ts, and (for a reply) the thread it is really in."""
-
-    channel_id: str
-    ts: str
-    thread_ts: str | None
-
-    def in_thread(self, thread_ts: str | None) -> bool | None:
-        """Replies only (else None): Slack accepts a thread_ts naming no message, so only the
-        posted message's own thread_ts says whether the reply really is in that thread."""
-        return None if thread_ts is None else self.thread_ts == thread_ts
 
 
 class SlackGateway:
@@ -195,23 +147,60 @@ class SlackGateway:
         answer = self._call(integration_id, lambda token: self.posts.chat_postMessage(token=token, **arguments))
         return _posted(answer.get("channel") or post.channel_id, answer.get("ts"), answer.get("message"))
 
-    def find_post(self, integration_id: str, post: Post, *, oldest: float) -> Posted | None:
-        """The post of this delivery made since `oldest`, if Slack holds one: found by the digest
-        its metadata carries, in its thread for a reply (in the channel when the parent is gone,
-        since such a reply lands top-level), else in the channel."""
+    def find_post_page(
+        self, integration_id: str, post: Post, *, oldest: float, latest: float, cursor: str | None = None
+    ) -> tuple[Posted | None, str | None]:
+        """One page of a search for this delivery's post (by the digest its metadata carries)
+        among the messages stored between `oldest` and `latest`: in its thread for a reply,
+        else in the channel. Returns what it found and the cursor of the next page (None: done).
+        One page per call because Slack allows some apps one history read a minute: a search
+        cut short resumes at its cursor instead of starting over."""
         digest = delivery_digest(post.delivery_key)
+        arguments: dict[str, Any] = {
+            "channel": post.channel_id,
+            "oldest": f"{max(0.0, oldest):.6f}",
+            "latest": f"{latest:.6f}",
+            "inclusive": True,
+            "include_all_metadata": True,
+            "limit": FIND_PAGE_SIZE,
+        }
+        if cursor:
+            arguments["cursor"] = cursor
 
-        def search(token: str) -> Posted | None:
-            for message in self._recent(token, post, f"{max(0.0, oldest):.6f}"):
+        def page(token: str) -> tuple[Posted | None, str | None]:
+            if post.thread_ts:
+                answer = self.reads.conversations_replies(token=token, ts=post.thread_ts, **arguments)
+            else:
+                answer = self.reads.conversations_history(token=token, **arguments)
+            for message in answer.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 if (
                     metadata.get("event_type") == METADATA_EVENT_TYPE
                     and (metadata.get("event_payload") or {}).get("delivery") == digest
                 ):
-                    return _posted(post.channel_id, message.get("ts"), message)
-            return None
+                    return _posted(post.channel_id, message.get("ts"), message), None
+            return None, (answer.get("response_metadata") or {}).get("next_cursor") or None
 
-        return self._call(integration_id, search)
+        return self._call(integration_id, page)
+
+    def join(self, integration_id: str, channel_id: str) -> None:
+        """conversations.join (channels:join): the bot reads a public channel's history only as a member."""
+        self._call(integration_id, lambda token: self.reads.conversations_join(token=token, channel=channel_id))
+
+    def permalink(self, integration_id: str, channel_id: str, ts: str) -> str | None:
+        """chat.getPermalink (Tier 4, no extra scope): the message's link, or None when Slack no
+        longer has the message (deleted)."""
+
+        def get(token: str) -> str | None:
+            try:
+                answer = self.reads.chat_getPermalink(token=token, channel=channel_id, message_ts=ts)
+            except SlackApiError as exc:
+                if exc.response.get("error") == "message_not_found":
+                    return None
+                raise
+            return str(answer.get("permalink") or "") or None
+
+        return self._call(integration_id, get)
 
     def thread_replies(self, integration_id: str, channel_id: str, ts: str) -> list[dict[str, Any]]:
         """Every message of a thread as Slack holds it (the parent first)."""
@@ -227,24 +216,6 @@ class SlackGateway:
         return self._call(integration_id, every_page)
 
     # -- internals -------------------------------------------------------------------------------
-
-    def _recent(self, token: str, post: Post, oldest: str) -> Iterator[dict[str, Any]]:
-        common: dict[str, Any] = {"token": token, "channel": post.channel_id, "oldest": oldest, "inclusive": True}
-        common |= {"include_all_metadata": True, "limit": FIND_PAGE_SIZE}
-        pages: Any
-        if post.thread_ts:
-            try:
-                pages = self.reads.conversations_replies(ts=post.thread_ts, **common)
-            except SlackApiError as exc:
-                if exc.response.get("error") != "thread_not_found":
-                    raise
-                pages = self.reads.conversations_history(**common)
-        else:
-            pages = self.reads.conversations_history(**common)
-        for number, page in enumerate(pages, start=1):
-            yield from page.get("messages") or []
-            if number >= FIND_MAX_PAGES and (page.get("response_metadata") or {}).get("next_cursor"):
-                raise DELIVERY_UNVERIFIABLE.error()
 
     def _call(self, integration_id: str, request: Callable[[str], T]) -> T:
         token = self._tokens.get(integration_id)

@@ -71,6 +71,8 @@ class CapabilityStatus(_Wire):
     code: str | None = None
     health_status: str | None = None
     checked_at: str | None = None
+    # health "degraded": the Slack scopes the install lacks (a reconnect grants them).
+    missing_scopes: list[str] | None = None
 
 
 class ThreadOriginal(_Wire):

@@ -13,8 +13,10 @@ States (`status`), and what moves a record between them (adapters/delivery_ledge
     any but delivered --dead-lettered--> dead_lettered --claim by another SQS message--> posting
 
 `uncertain_since` is the datum of "an earlier attempt may have posted": the time from which the
-next attempt looks for the post in Slack. It is set exactly when the status is `uncertain`, or
-`posting` by an attempt that must look first; a look that finds nothing clears it.
+next attempt looks for the post in Slack (and `uncertain_until` the time by which Slack must have
+stored it, if it did). They are set exactly when the status is `uncertain`, or `posting` by an
+attempt that must look first; a look that finds nothing clears them. A look Slack cut short
+(throttled mid-way) keeps its place in `look_cursor`, so the next one resumes there.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class DeliveryRecord(DeliveryFacts):
     sqs_message_id: str | None = None
     lease_until: float | None = None
     uncertain_since: float | None = None
+    uncertain_until: float | None = None
+    look_cursor: str | None = None
     last_attempt_at: float | None = None
     first_attempt_at: str | None = None
     expires_at: int | None = None
@@ -95,10 +99,12 @@ class DeliveryRecord(DeliveryFacts):
         the lease (a claim is granted over `posting` only once the lease has lapsed)."""
         return self.status in (DeliveryStatus.UNCERTAIN, DeliveryStatus.POSTING)
 
-    @property
-    def look_since(self) -> float | None:
-        """From when to look in Slack for a post of an earlier attempt."""
-        return self.uncertain_since or self.last_attempt_at
+    def look_window(self, now: float) -> tuple[float, float]:
+        """When a post of an earlier attempt can have been stored in Slack: from the first
+        uncertain attempt's start to the last one's end (or, for an attempt that died, its lease)."""
+        since = self.uncertain_since or self.last_attempt_at or now
+        until = self.uncertain_until or self.lease_until or now
+        return since, max(since, until)
 
     @property
     def delivered(self) -> bool:

@@ -30,6 +30,12 @@ class HealthStatus(StrEnum):
     NEEDS_RECONNECT = "needs_reconnect"
     NEEDS_NEW_CHANNEL = "needs_new_channel"
     UNREACHABLE = "unreachable"
+    # Posts work, but the install lacks a scope exactly-once delivery or thread history rely on.
+    DEGRADED = "degraded"
+
+    @property
+    def can_send(self) -> bool:
+        return self in (HealthStatus.HEALTHY, HealthStatus.DEGRADED)
 
     @classmethod
     def flagged(cls, flag: HealthFlag) -> HealthStatus:

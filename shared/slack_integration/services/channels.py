@@ -63,6 +63,8 @@ class ChannelService:
         channel_id = selection.channel_id
         channel = self._call_slack(integration, lambda: self._slack.channel_info(integration.id, channel_id))
         check_usable(channel, integration)
+        if not channel.get("is_member"):
+            self._join(integration, channel_id)
         name = str(channel.get("name") or channel_id)
         if selection.channel_name and selection.channel_name.lstrip("#") != name:
             logger.info("Client sent a stale channel name; saving Slack's", extra={"channel_id": channel_id})
@@ -70,6 +72,15 @@ class ChannelService:
         metrics.add_metric(name="NotificationChannelSet", unit=MetricUnit.Count, value=1)
         logger.info("Notification channel set", extra={"integration_id": integration.id, "channel_id": channel_id})
         return ChannelSetAnswer(success=True, message=f"Notification channel set to #{name}")
+
+    def _join(self, integration: Integration, channel_id: str) -> None:
+        """Best effort: Buster posts to a public channel it is not in (chat:write.public), but it
+        can confirm a post whose answer was lost only by reading the channel, which needs
+        membership. Without channels:join the choice still stands; health reports the gap."""
+        try:
+            self._slack.join(integration.id, channel_id)
+        except ServiceError as err:
+            logger.info("Could not join the notification channel", extra={"channel_id": channel_id, "code": err.code})
 
     def _active_integration(self, user_id: str) -> Integration:
         integration = self._integrations.require(user_id)

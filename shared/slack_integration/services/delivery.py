@@ -21,21 +21,29 @@ from pydantic import ValidationError
 from slack_integration.adapters.delivery_ledger import Claim, DeliveryLedger, Landed
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.mappings_repository import MessageMapping
-from slack_integration.adapters.slack_client import Post, Posted, SlackGateway
-from slack_integration.errors import DELIVERY_IN_PROGRESS, INTEGRATION_INACTIVE, INVALID_MESSAGE, ServiceError
-from slack_integration.models.delivery import DeliveryFacts, DeliveryStatus
+from slack_integration.adapters.slack_client import SlackGateway
+from slack_integration.errors import (
+    DELIVERY_IN_PROGRESS,
+    INTEGRATION_INACTIVE,
+    INVALID_MESSAGE,
+    ErrorKind,
+    ServiceError,
+)
+from slack_integration.models.delivery import DeliveryFacts, DeliveryRecord, DeliveryStatus
 from slack_integration.models.integration import Integration, utc_now
 from slack_integration.models.messages import ReplyRequest, SendRequest, validation_problems
+from slack_integration.models.slack import Post, Posted
 from slack_integration.observability import logger, metrics, tracer
+from slack_integration.services.recovery import EarlierPostFinder, LookCutShort
 from slack_integration.slack_errors import outcome_unknown
 
 M = TypeVar("M", SendRequest, ReplyRequest)
 
-# Slack's clock and ours differ a little; look this far before the first uncertain attempt.
-CLOCK_SKEW_SECONDS = 60
 # After a post whose outcome is unknown, the next attempt (which first looks for it in Slack)
 # waits at least this long.
 UNCERTAIN_SETTLE_SECONDS = 30.0
+# After a throttled search, dashboard reads of Slack's history wait this long beyond Retry-After.
+RECOVERY_HOLD_SECONDS = 120
 # The lease outlives the invocation by this margin; a crash leaves it to expire, not forever.
 LEASE_MARGIN_SECONDS = 10
 
@@ -71,9 +79,17 @@ class Delivery:
     # A channel error flags the integration only when it concerns its current channel (a reply
     # may go to the channel an old notification was posted in).
     about_notification_channel: bool = True
+    # A reply reposted top-level because its original was deleted in Slack: the mapping it
+    # replaces, so that later replies thread under the repost.
+    reanchors: MessageMapping | None = None
 
     def mapping(self, landed: Landed) -> MessageMapping | None:
-        """A tracked send's mapping: where a later reply threads."""
+        """The mapping this delivery writes with its delivered record: a tracked send's (where a
+        later reply threads), or a reposted reply's new anchor."""
+        if self.reanchors is not None:
+            return self.reanchors.model_copy(
+                update={"slack_channel_id": landed.channel_id, "slack_message_ts": landed.ts, "expires_at": None}
+            )
         if self.facts.kind != "send" or not self.facts.internal_message_id:
             return None
         return MessageMapping(
@@ -92,6 +108,7 @@ class DeliveryService:
         self._ledger = ledger
         self._integrations = integrations
         self._slack = slack
+        self._finder = EarlierPostFinder(slack, ledger)
 
     @tracer.capture_method(capture_response=False)
     def deliver(self, delivery: Delivery, meta: RecordMeta) -> Landed | None:
@@ -112,7 +129,7 @@ class DeliveryService:
         previous = claim.previous
         found: Posted | None = None
         if previous is not None and previous.may_have_posted:
-            found = self._find_earlier_post(delivery, previous.look_since or claim.started_at)
+            found = self._find_earlier_post(delivery, previous, claim)
         started = time.monotonic()
         posted = found or self._post(delivery, claim)
         post_ms = None if found else round((time.monotonic() - started) * 1000)
@@ -120,7 +137,7 @@ class DeliveryService:
             channel_id=posted.channel_id,
             ts=posted.ts,
             thread_ts=posted.thread_ts,
-            threaded=posted.in_thread(delivery.post.thread_ts),
+            threaded=False if delivery.reanchors else posted.in_thread(delivery.post.thread_ts),
             verified=found is not None,
             post_ms=post_ms,
             queue_ms=max(0, round((time.time() - meta.sent_at) * 1000)),
@@ -150,28 +167,51 @@ class DeliveryService:
         try:
             return self._slack.post(delivery.integration.id, delivery.post)
         except ServiceError as err:
-            self._failed(delivery, err, outcome_unknown=outcome_unknown(err), since=claim.started_at)
+            unknown = outcome_unknown(err)
+            # If Slack stored it, it did so by the time it would have answered, plus the settle time.
+            until = time.time() + UNCERTAIN_SETTLE_SECONDS if unknown else None
+            self._failed(delivery, err, outcome_unknown=unknown, since=claim.started_at, until=until)
             raise
 
-    def _find_earlier_post(self, delivery: Delivery, since: float) -> Posted | None:
+    def _find_earlier_post(self, delivery: Delivery, previous: DeliveryRecord, claim: Claim) -> Posted | None:
         """Look in Slack for a post of this delivery made by an attempt whose outcome is unknown."""
         key = delivery.facts.key
         try:
-            found = self._slack.find_post(delivery.integration.id, delivery.post, oldest=since - CLOCK_SKEW_SECONDS)
-        except ServiceError as err:
-            # Still unknown: the record stays uncertain from the same time.
-            self._failed(delivery, err, outcome_unknown=True, since=since, settle=False)
-            raise
+            found = self._finder.find(delivery.integration.id, delivery.post, previous, claim.started_at)
+        except LookCutShort as cut:
+            # Still unknown: the record stays uncertain over the same window, resuming at the cursor.
+            if cut.error.kind is ErrorKind.RATE_LIMITED:
+                # Dashboard thread reads share this budget: they wait until the search goes on.
+                hold = time.time() + (cut.error.retry_after or 60) + RECOVERY_HOLD_SECONDS
+                self._integrations.hold_reads_for_recovery(delivery.integration, until=hold)
+            since, until = previous.look_window(claim.started_at)
+            self._failed(
+                delivery,
+                cut.error,
+                outcome_unknown=True,
+                since=since,
+                until=until,
+                look_cursor=cut.cursor,
+                settle=False,
+            )
+            raise cut.error from None
         if found is None:
             logger.info("Earlier attempt did not reach Slack; posting", extra={"delivery_key": key})
-            self._ledger.verified_absent(key)
             return None
         logger.info("Found the earlier attempt's post in Slack; not posting again", extra={"delivery_key": key})
         metrics.add_metric(name="DuplicatesAverted", unit=MetricUnit.Count, value=1)
         return found
 
     def _failed(
-        self, delivery: Delivery, err: ServiceError, *, outcome_unknown: bool, since: float, settle: bool = True
+        self,
+        delivery: Delivery,
+        err: ServiceError,
+        *,
+        outcome_unknown: bool,
+        since: float,
+        until: float | None = None,
+        look_cursor: str | None = None,
+        settle: bool = True,
     ) -> None:
         if outcome_unknown and settle:
             # Give Slack time to finish a request it may still be handling before the next attempt
@@ -182,7 +222,14 @@ class DeliveryService:
                 extra={"delivery_key": delivery.facts.key, "code": err.code},
             )
         try:
-            self._ledger.attempt_failed(delivery.facts.key, err, outcome_unknown=outcome_unknown, since=since)
+            self._ledger.attempt_failed(
+                delivery.facts.key,
+                err,
+                outcome_unknown=outcome_unknown,
+                since=since,
+                until=until,
+                look_cursor=look_cursor,
+            )
         except ServiceError as record_error:
             # The lease then expires instead, and the next attempt checks Slack: still safe.
             logger.warning("Could not record the failed attempt", extra={"code": record_error.code})

@@ -22,16 +22,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
-from slack_integration.adapters.slack_client import Identity, SlackGateway
-from slack_integration.errors import CHANNEL_NOT_SET, INTEGRATION_INACTIVE, ErrorKind, ServiceError, health_flag
+from slack_integration.adapters.slack_client import SlackGateway
+from slack_integration.errors import (
+    CHANNEL_NOT_SET,
+    INTEGRATION_INACTIVE,
+    SCOPES_MISSING,
+    ErrorKind,
+    ServiceError,
+    health_flag,
+)
 from slack_integration.models.integration import HealthStatus, Integration, utc_now
+from slack_integration.models.slack import Identity
 from slack_integration.observability import logger
 from slack_integration.services.channels import check_usable
 from slack_integration.slack_errors import SLACK_ERRORS
 
 # When auth.test does not say which scopes the token has (some proxies drop the header), assume
 # the ones the install asks for, rather than report a healthy install as broken.
-ASSUMED_SCOPES = frozenset({"chat:write", "chat:write.public"})
+ASSUMED_SCOPES = frozenset({"chat:write", "chat:write.public", "channels:history", "channels:join"})
+# Reading a channel's history: how a post whose answer was lost is found (instead of posted
+# twice), and the thread view from Slack. In a public channel the bot is not in, it must join.
+HISTORY_SCOPE = "channels:history"
+JOIN_SCOPE = "channels:join"
 
 # A sweep stops taking new pages when less than this is left (a page of checks at the Slack
 # timeout, twice, must still fit).
@@ -45,6 +57,8 @@ class HealthReport:
     error: ServiceError | None = None
     # Slack throttled the check: nothing was learned and nothing recorded.
     throttled: bool = False
+    # Degraded: the scopes the install lacks.
+    missing_scopes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,7 +70,8 @@ class SweepResult:
 
     @property
     def healthy(self) -> int:
-        return self.statuses[HealthStatus.HEALTHY.value]
+        """Integrations that can take a post (degraded ones too: they lack only a safety scope)."""
+        return self.statuses[HealthStatus.HEALTHY.value] + self.statuses[HealthStatus.DEGRADED.value]
 
     @property
     def unhealthy(self) -> int:
@@ -126,10 +141,15 @@ class HealthService:
             channel = self._slack.channel_info(integration.id, integration.notification_channel_id)
             check_usable(channel, integration)
             scopes = identity.scopes if identity.scopes is not None else ASSUMED_SCOPES
-            if not channel.get("is_member") and "chat:write.public" not in scopes:
+            is_member = bool(channel.get("is_member"))
+            if not is_member and "chat:write.public" not in scopes:
                 return _report(HealthStatus.NEEDS_NEW_CHANNEL, SLACK_ERRORS["not_in_channel"].error())
         except ServiceError as err:
             return _from_error(err)
+        missing = _missing_scopes(scopes, is_member=is_member)
+        if missing:
+            error = SCOPES_MISSING.error(detail="missing: " + ", ".join(missing))
+            return HealthReport(HealthStatus.DEGRADED, utc_now(), error, missing_scopes=missing)
         return _report(HealthStatus.HEALTHY)
 
     def _record(self, integration: Integration, report: HealthReport) -> None:
@@ -142,6 +162,11 @@ class HealthService:
             # A reconnect replaced it meanwhile (INTEGRATION_CHANGED) or AWS hiccuped: the next
             # check records it; this one's answer is still returned.
             logger.warning("Could not record health", extra={"integration_id": integration.id, "code": err.code})
+
+
+def _missing_scopes(scopes: frozenset[str], *, is_member: bool) -> tuple[str, ...]:
+    needed = [HISTORY_SCOPE] if is_member else [HISTORY_SCOPE, JOIN_SCOPE]
+    return tuple(scope for scope in needed if scope not in scopes)
 
 
 def _identity_problem(identity: Identity, integration: Integration) -> ServiceError | None:

@@ -27,11 +27,13 @@ from slack_integration.adapters.delivery_ledger import DeliveryLedger, Landed
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.mappings_repository import MappingsRepository, MessageMapping
 from slack_integration.adapters.queues import Enqueue
-from slack_integration.adapters.slack_client import Post
+from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.errors import INTEGRATION_NOT_FOUND, ORIGINAL_FAILED, ORIGINAL_NOT_DELIVERED, ServiceError
+from slack_integration.formatting import escape
 from slack_integration.models.delivery import PREVIEW_LENGTH, DeliveryFacts, DeliveryStatus, thread_key
 from slack_integration.models.integration import Integration
 from slack_integration.models.messages import ReplyRequest
+from slack_integration.models.slack import Post
 from slack_integration.observability import logger, metrics, tracer
 from slack_integration.services.delivery import (
     Delivery,
@@ -52,12 +54,14 @@ class ReplyService:
         mappings: MappingsRepository,
         ledger: DeliveryLedger,
         delivery: DeliveryService,
+        slack: SlackGateway,
         enqueue: Callable[[Sequence[Enqueue]], None],
     ) -> None:
         self._integrations = integrations
         self._mappings = mappings
         self._ledger = ledger
         self._delivery = delivery
+        self._slack = slack
         # Puts the fan-out's copies on this function's own queue.
         self._enqueue = enqueue
 
@@ -147,24 +151,42 @@ class ReplyService:
                     "preview": content.fallback_text()[:PREVIEW_LENGTH],
                 }
             )
-            post = Post(
-                mapping.slack_channel_id,
-                content.post_arguments(),
-                facts.key,
-                thread_ts=mapping.slack_message_ts,
-                broadcast=request.broadcast,
-            )
-            delivery = Delivery(
-                facts,
-                integration,
-                post,
-                about_notification_channel=mapping.slack_channel_id == integration.notification_channel_id,
-            )
+            in_current_channel = mapping.slack_channel_id == integration.notification_channel_id
+            if self._original_exists(integration, mapping, in_current_channel):
+                post = Post(
+                    mapping.slack_channel_id,
+                    content.post_arguments(),
+                    facts.key,
+                    thread_ts=mapping.slack_message_ts,
+                    broadcast=request.broadcast,
+                )
+                delivery = Delivery(facts, integration, post, about_notification_channel=in_current_channel)
+            else:
+                # The original was deleted in Slack: a reply under it would be accepted and never
+                # seen. Post it top-level, saying what it continues; later replies thread under it.
+                arguments = _continuing(content.post_arguments(), self._original_preview(integration, internal_id))
+                post = Post(mapping.slack_channel_id, arguments, facts.key)
+                delivery = Delivery(
+                    facts, integration, post, about_notification_channel=in_current_channel, reanchors=mapping
+                )
+                metrics.add_metric(name="RepliesReanchored", unit=MetricUnit.Count, value=1)
             landed = self._delivery.deliver(delivery, meta)
         except ServiceError as err:
             raise DeliveryFailed(err, body, facts) from None
         if landed is not None:
             _report(integration, landed)
+
+    def _original_exists(self, integration: Integration, mapping: MessageMapping, in_current_channel: bool) -> bool:
+        try:
+            return self._slack.permalink(integration.id, mapping.slack_channel_id, mapping.slack_message_ts) is not None
+        except ServiceError as err:
+            # As a failed post would: a revoked install or a gone channel is the user's to fix.
+            self._integrations.flag_problem(integration, err, about_notification_channel=in_current_channel)
+            raise
+
+    def _original_preview(self, integration: Integration, internal_id: str) -> str | None:
+        send = self._ledger.get(delivery_key("send", integration.id, "msg", internal_id))
+        return send.preview if send else None
 
     def _original(self, integration: Integration, internal_id: str) -> MessageMapping:
         """The mapping of the user's original; NOT_READY while it is on its way, ORIGINAL_FAILED
@@ -176,6 +198,18 @@ class ReplyService:
         if send is not None and send.status is DeliveryStatus.DEAD_LETTERED:
             raise ORIGINAL_FAILED.error(detail=f"original: {send.last_error_code}")
         raise ORIGINAL_NOT_DELIVERED.error()
+
+
+def _continuing(arguments: dict[str, Any], preview: str | None) -> dict[str, Any]:
+    """A reply reposted top-level, led by a note naming the notification it continues (the
+    original's text is a producer's: escaped, so it can mention or link nothing)."""
+    what = f"“{escape(preview[:150])}”" if preview else "an earlier notification"
+    note = f":leftwards_arrow_with_hook: Continues {what}, whose Slack message was deleted."
+    reposted = {**arguments, "text": f"{note}\n{arguments['text']}"}
+    if arguments.get("blocks"):
+        context = {"type": "context", "elements": [{"type": "mrkdwn", "text": note, "verbatim": True}]}
+        reposted["blocks"] = [context, *arguments["blocks"]][:50]
+    return reposted
 
 
 def thread_group(*, request_group: str | None, user_id: str) -> str:

@@ -17,10 +17,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
-from slack_integration.adapters.slack_client import Post
 from slack_integration.errors import CHANNEL_NOT_SET, ServiceError
 from slack_integration.models.delivery import PREVIEW_LENGTH, DeliveryFacts, thread_key
 from slack_integration.models.messages import SendRequest
+from slack_integration.models.slack import Post
 from slack_integration.observability import logger, metrics, tracer
 from slack_integration.services.delivery import (
     Delivery,

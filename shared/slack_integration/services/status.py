@@ -40,6 +40,7 @@ class StatusService:
             return _status(integration, integration.health_status, integration.last_error_code, None)
         answer = _status(integration, report.status, report.error.code if report.error else None, report.error)
         answer.checked_at = report.checked_at
+        answer.missing_scopes = list(report.missing_scopes) or None
         self._cache.put(user_id, answer)
         return answer
 
@@ -48,7 +49,7 @@ def _status(
     integration: Integration, status: HealthStatus, code: str | None, error: ServiceError | None
 ) -> CapabilityStatus:
     return CapabilityStatus(
-        can_send=integration.is_active and bool(integration.notification_channel_id) and status is HealthStatus.HEALTHY,
+        can_send=integration.is_active and bool(integration.notification_channel_id) and status.can_send,
         channel_configured=bool(integration.notification_channel_id),
         integration_active=integration.is_active,
         error=error.message if error else None,

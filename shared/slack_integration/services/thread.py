@@ -2,12 +2,14 @@
 
 Built from our own records (the mapping and the delivery records of the thread), not from
 Slack: conversations.replies is throttled hard for many apps, so Slack's view of the thread is
-an optional, cached extra that degrades to `available: false` when Slack says no.
+an optional, cached extra that degrades to `available: false` when Slack says no, and when the
+workspace's read budget is spent or reserved for delivery recovery.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 from slack_integration.adapters.delivery_ledger import DeliveryLedger
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
@@ -19,6 +21,9 @@ from slack_integration.models.delivery import DeliveryRecord, DeliveryStatus, th
 from slack_integration.models.integration import Integration
 from slack_integration.services.ttl_cache import TtlCache
 
+# The Slack view's answer when the workspace's read budget is spent or held for delivery recovery.
+READS_RESERVED = "SLACK_READS_RESERVED"
+
 
 class ThreadService:
     def __init__(
@@ -28,12 +33,16 @@ class ThreadService:
         ledger: DeliveryLedger,
         slack: SlackGateway,
         cache_seconds: float,
+        read_interval_seconds: int,
     ) -> None:
         self._integrations = integrations
         self._mappings = mappings
         self._ledger = ledger
         self._slack = slack
         self._slack_cache = TtlCache(cache_seconds)
+        # Slack allows apps outside its Marketplace one conversations.replies call a minute per
+        # workspace: the dashboard takes at most one per interval, and none while recovery needs it.
+        self._read_interval = read_interval_seconds
 
     def thread(self, user_id: str, internal_message_id: str, *, include_slack: bool = False) -> ThreadAnswer:
         integration = self._integrations.require(user_id)
@@ -64,6 +73,11 @@ class ThreadService:
         cached = self._slack_cache.get(key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
+        if self._read_interval and not self._integrations.take_thread_read(
+            integration, now=time.time(), window_seconds=self._read_interval
+        ):
+            # The workspace's read budget is spent or held by delivery recovery: our records only.
+            return SlackThread(available=False, retry_after=self._read_interval, error=READS_RESERVED)
         try:
             messages = self._slack.thread_replies(integration.id, channel_id, ts)
         except ServiceError as err:
