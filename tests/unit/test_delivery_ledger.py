@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from slack_integration.adapters.delivery_ledger import DeliveryLedger, Landed
+from slack_integration.adapters.delivery_ledger import DeliveryLedger
 from slack_integration.adapters.mappings_repository import MappingsRepository, MessageMapping
 from slack_integration.errors import SLACK_UNREACHABLE
-from slack_integration.models.delivery import DeliveryFacts, DeliveryStatus
+from slack_integration.models.delivery import DeliveryFacts, DeliveryStatus, Landed
 from slack_integration.slack_errors import SLACK_ERRORS
 from tests.support.records import deliveries, mappings
 

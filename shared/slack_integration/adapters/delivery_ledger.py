@@ -14,7 +14,6 @@ attempt is appended to `outcomes` for the stats.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,34 +21,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from slack_integration.adapters import aws
 from slack_integration.adapters.mappings_repository import MappingsRepository, MessageMapping
 from slack_integration.errors import ServiceError
-from slack_integration.models.delivery import DeliveryFacts, DeliveryRecord, DeliveryStatus, Outcome
+from slack_integration.models.delivery import Claim, DeliveryFacts, DeliveryRecord, DeliveryStatus, Landed, Outcome
 from slack_integration.models.integration import utc_now
 
 _STATUS = {"#status": "status"}
 # What "an earlier attempt may have posted" consists of; cleared together once it is resolved.
 _UNCERTAINTY = "uncertainSince, uncertainUntil, lookCursor"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The answer to "may this attempt post?": granted, or why not (the record that says so)."""
-
-    granted: bool
-    previous: DeliveryRecord | None
-    started_at: float
-
-
-@dataclass(frozen=True)
-class Landed:
-    """Where Slack holds a delivered message, and how it got there."""
-
-    channel_id: str
-    ts: str
-    thread_ts: str | None = None
-    threaded: bool | None = None
-    verified: bool = False  # found in Slack (an earlier attempt's post), not posted now
-    post_ms: int | None = None
-    queue_ms: int | None = None
 
 
 class DeliveryLedger(aws.DynamoTable):

@@ -21,6 +21,7 @@ attempt that must look first; a look that finds nothing clears them. A look Slac
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -109,6 +110,28 @@ class DeliveryRecord(DeliveryFacts):
     @property
     def delivered(self) -> bool:
         return self.status is DeliveryStatus.DELIVERED and bool(self.slack_ts and self.slack_channel_id)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to "may this attempt post?": granted, or why not (the record that says so)."""
+
+    granted: bool
+    previous: DeliveryRecord | None
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Landed:
+    """Where Slack holds a delivered message, and how it got there."""
+
+    channel_id: str
+    ts: str
+    thread_ts: str | None = None
+    threaded: bool | None = None
+    verified: bool = False  # found in Slack (an earlier attempt's post), not posted now
+    post_ms: int | None = None
+    queue_ms: int | None = None
 
 
 def thread_key(integration_id: str, internal_message_id: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
-from slack_integration.adapters.delivery_ledger import Claim, DeliveryLedger, Landed
+from slack_integration.adapters.delivery_ledger import DeliveryLedger
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.mappings_repository import MessageMapping
 from slack_integration.adapters.slack_client import SlackGateway
@@ -29,7 +29,7 @@ from slack_integration.errors import (
     ErrorKind,
     ServiceError,
 )
-from slack_integration.models.delivery import DeliveryFacts, DeliveryRecord, DeliveryStatus
+from slack_integration.models.delivery import Claim, DeliveryFacts, DeliveryRecord, DeliveryStatus, Landed
 from slack_integration.models.integration import Integration, utc_now
 from slack_integration.models.messages import ReplyRequest, SendRequest, validation_problems
 from slack_integration.models.slack import Post, Posted

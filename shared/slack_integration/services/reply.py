@@ -23,14 +23,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from slack_integration.adapters.delivery_ledger import DeliveryLedger, Landed
+from slack_integration.adapters.delivery_ledger import DeliveryLedger
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.mappings_repository import MappingsRepository, MessageMapping
 from slack_integration.adapters.queues import Enqueue
 from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.errors import INTEGRATION_NOT_FOUND, ORIGINAL_FAILED, ORIGINAL_NOT_DELIVERED, ServiceError
 from slack_integration.formatting import escape
-from slack_integration.models.delivery import PREVIEW_LENGTH, DeliveryFacts, DeliveryStatus, thread_key
+from slack_integration.models.delivery import PREVIEW_LENGTH, DeliveryFacts, DeliveryStatus, Landed, thread_key
 from slack_integration.models.integration import Integration
 from slack_integration.models.messages import ReplyRequest
 from slack_integration.models.slack import Post
