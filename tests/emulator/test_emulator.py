@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from http.client import RemoteDisconnected
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,9 +26,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
-from slack_sdk.web import SlackResponse
 
 from local.slack_emulator import DEFAULT_SCOPES, SlackEmulator
+from tests.emulator.clients import slack_error, web_client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SEED = REPO_ROOT / "local" / "slack_emulator" / "demo_seed.json"
@@ -71,21 +70,12 @@ def ch(emu: SlackEmulator) -> SimpleNamespace:
 
 
 def client_for(emu: SlackEmulator, token: str | None = TOKEN_A, **options: Any) -> WebClient:
-    """A WebClient with no retries unless a test asks for them, so each call is exactly one request."""
-    options.setdefault("retry_handlers", [])
-    return WebClient(token=token, base_url=emu.base_url, timeout=2, **options)
+    return web_client(emu, token, timeout=2, **options)
 
 
 @pytest.fixture
 def client(emu: SlackEmulator) -> WebClient:
     return client_for(emu)
-
-
-def slack_error(call: Callable[[], SlackResponse]) -> SlackResponse:
-    with pytest.raises(SlackApiError) as raised:
-        call()
-    response: SlackResponse = raised.value.response
-    return response
 
 
 # -- lifecycle and control API ----------------------------------------------------------------

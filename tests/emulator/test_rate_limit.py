@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,10 +13,10 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
-from slack_sdk.web import SlackResponse
 
 from local.slack_emulator import SlackEmulator
 from local.slack_emulator.state import PostRateLimit
+from tests.emulator.clients import slack_error, web_client
 
 TEAM_A, TEAM_B = "T0RATEA001", "T0RATEB001"
 TOKEN_A, TOKEN_B = "xoxb-test-rate-team-a", "xoxb-test-rate-team-b"
@@ -48,22 +47,12 @@ def ch(emu: SlackEmulator) -> SimpleNamespace:
 
 
 def client_for(emu: SlackEmulator, token: str = TOKEN_A, **options: Any) -> WebClient:
-    """No retries unless asked for, so each call is exactly one request."""
-    options.setdefault("retry_handlers", [])
-    options.setdefault("timeout", 5)
-    return WebClient(token=token, base_url=emu.base_url, **options)
+    return web_client(emu, token, **options)
 
 
 @pytest.fixture
 def client(emu: SlackEmulator) -> WebClient:
     return client_for(emu)
-
-
-def slack_error(call: Callable[[], SlackResponse]) -> SlackResponse:
-    with pytest.raises(SlackApiError) as raised:
-        call()
-    response: SlackResponse = raised.value.response
-    return response
 
 
 def post_outcome(client: WebClient, channel: str, text: str = "hi", **kwargs: Any) -> int:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from local.slack_emulator import SlackEmulator
+from tests.emulator.clients import slack_error, web_client
 
 TEAM_A, TEAM_B = "T0NEWSA001", "T0NEWSB001"
 TOKEN_A, TOKEN_B = "xoxb-test-2026-team-a", "xoxb-test-2026-team-b"
@@ -77,20 +77,12 @@ def timed(clock: FakeClock) -> Iterator[SlackEmulator]:
 
 
 def client_for(emu: SlackEmulator, token: str = TOKEN_A) -> WebClient:
-    """No retries, so each call is exactly one request."""
-    return WebClient(token=token, base_url=emu.base_url, timeout=5, retry_handlers=[])
+    return web_client(emu, token)
 
 
 @pytest.fixture
 def client(emu: SlackEmulator) -> WebClient:
     return client_for(emu)
-
-
-def slack_error(call: Callable[[], SlackResponse]) -> SlackResponse:
-    with pytest.raises(SlackApiError) as raised:
-        call()
-    response: SlackResponse = raised.value.response
-    return response
 
 
 def _posts(client: WebClient, channel: str, count: int) -> list[str]:

@@ -41,10 +41,8 @@ class DeliveryLedger(aws.DynamoTable):
         """Take the lease for one attempt, unless the delivery is done, dead-lettered by this very
         SQS message (a redelivery), or leased to a live attempt."""
         now = time.time()
-        described = facts.to_item()
-        described.pop("deliveryKey")
-        values = {
-            **{f":f_{name}": value for name, value in described.items()},
+        sets, values = _facts_set(facts)
+        values |= {
             ":posting": DeliveryStatus.POSTING.value,
             ":retrying": DeliveryStatus.RETRYING.value,
             ":uncertain": DeliveryStatus.UNCERTAIN.value,
@@ -56,7 +54,6 @@ class DeliveryLedger(aws.DynamoTable):
             ":one": 1,
             ":ttl": int(now) + self._ttl_seconds,
         }
-        sets = [f"{name} = :f_{name}" for name in described]
         sets += [
             "#status = :posting",
             "leaseUntil = :lease",
@@ -188,10 +185,8 @@ class DeliveryLedger(aws.DynamoTable):
         """The message is in the DLQ (the caller has already put it there): remember why, and that
         a redelivery of this same SQS message must not post it."""
         now = time.time()
-        described = facts.to_item()
-        described.pop("deliveryKey")
-        values: dict[str, Any] = {
-            **{f":f_{name}": value for name, value in described.items()},
+        sets, values = _facts_set(facts)
+        values |= {
             ":status": DeliveryStatus.DEAD_LETTERED.value,
             ":code": error.code,
             ":mid": sqs_message_id,
@@ -200,7 +195,6 @@ class DeliveryLedger(aws.DynamoTable):
             ":outcome": [_outcome("dead_lettered", code=error.code)],
             ":empty": [],
         }
-        sets = [f"{name} = :f_{name}" for name in described]
         sets += [
             "#status = :status",
             "lastErrorCode = :code",
@@ -287,6 +281,13 @@ class DeliveryLedger(aws.DynamoTable):
             self._ddb.update_item(**arguments)
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, f"UpdateItem deliveries ({what})") from exc
+
+
+def _facts_set(facts: DeliveryFacts) -> tuple[list[str], dict[str, Any]]:
+    """SET clauses and values that write a delivery's facts (everything but its key)."""
+    described = facts.to_item()
+    described.pop("deliveryKey")
+    return [f"{name} = :f_{name}" for name in described], {f":f_{name}": value for name, value in described.items()}
 
 
 def _record(item: dict[str, Any]) -> DeliveryRecord:
