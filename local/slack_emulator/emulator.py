@@ -1,4 +1,8 @@
-"""`SlackEmulator`: the control API tests and the local stack use to run and steer the fake Slack."""
+"""`SlackEmulator`: the control API tests and the local stack use to run and steer the fake Slack.
+
+Serving, seeding, faults and inspection are here; OAuth apps, token expiry, events and the
+lifecycle actions (uninstall, channel archive / rename / ...) come from lifecycle.py.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from local.slack_emulator.authorize import AUTHORIZE_PATH
+from local.slack_emulator.control import ControlRoutes
+from local.slack_emulator.lifecycle import LifecycleControls
 from local.slack_emulator.render import Rendered, render_message
 from local.slack_emulator.server import EmulatorHTTPServer
 from local.slack_emulator.state import DEFAULT_SCOPES, WORKSPACE_OPTIONS, EmulatorState, Fault
@@ -20,19 +27,35 @@ _WORKSPACE_KEYS = (
 )
 _TOKEN_KEYS = frozenset({"token", "scopes", "status"})
 _CHANNEL_KEYS = frozenset({"id", "name", "is_private", "is_archived", "is_member", "purpose", "topic", "num_members"})
+_OAUTH_APP_KEYS = frozenset(
+    {
+        "client_id",
+        "client_secret",
+        "redirect_uri",
+        "signing_secret",
+        "token_rotation",
+        "token_lifetime_seconds",
+        "events_url",
+    }
+)
 
 
-class SlackEmulator:
+class SlackEmulator(LifecycleControls):
     """A Slack Web API server on loopback plus the knobs to seed it, break it and inspect it.
 
-    Point `slack_sdk.WebClient(base_url=emu.base_url)` at it; everything else goes through the
-    methods below, which are safe to call while the server is answering requests.
+    Point `slack_sdk.WebClient(base_url=emu.base_url)` at it and an installer's browser at
+    `authorize_url`; everything else goes through the methods below (and LifecycleControls'),
+    which are safe to call while the server is answering requests. The same server answers the
+    control endpoint under /_emulator/ (control.py) that `python -m local.slack_emulator` talks to.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time
+    ) -> None:
         """`clock` (monotonic seconds) drives the rate limits; a test may pass a fake one to move
-        time instead of sleeping (e.g. past the 60 s history window of a non-Marketplace app)."""
-        self._state = EmulatorState(clock)
+        time instead of sleeping (e.g. past the 60 s history window of a non-Marketplace app).
+        `wall_clock` (epoch seconds) decides when rotating tokens expire, likewise."""
+        self._state = EmulatorState(clock, wall_clock)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -42,7 +65,7 @@ class SlackEmulator:
         """Serve on a daemon thread (port 0 = any free port) and return the API base URL."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        server = EmulatorHTTPServer((host, port), self._state)
+        server = EmulatorHTTPServer((host, port), self._state, control=ControlRoutes(self))
         # A short poll interval keeps stop() fast; the server loop is otherwise idle.
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-emulator", daemon=True
@@ -54,10 +77,22 @@ class SlackEmulator:
     @property
     def base_url(self) -> str:
         """`http://HOST:PORT/api/`, the value for WebClient's `base_url`."""
+        return f"{self.server_url}/api/"
+
+    @property
+    def server_url(self) -> str:
+        """`http://HOST:PORT`, the `--url` of `python -m local.slack_emulator event|uninstall|...`."""
         if self._server is None:
             raise RuntimeError("the emulator is not running; call start() first")
         host, port = self._server.socket.getsockname()[:2]
-        return f"http://{host}:{port}/api/"
+        return f"http://{host}:{port}"
+
+    @property
+    def authorize_url(self) -> str:
+        """`http://HOST:PORT/oauth/v2/authorize`: where to send the installer's browser instead of
+        https://slack.com/oauth/v2/authorize, with the same query (client_id, scope, redirect_uri,
+        state, team)."""
+        return f"{self.server_url}{AUTHORIZE_PATH}"
 
     def stop(self) -> None:
         """Stop serving and close the listening socket; a no-op when not running."""
@@ -69,7 +104,7 @@ class SlackEmulator:
         self._server, self._thread = None, None
 
     def reset(self) -> None:
-        """Forget all workspaces, tokens, channels, messages, OAuth apps and codes, faults, calls,
+        """Forget all workspaces, tokens, channels, messages, OAuth apps, codes and refresh tokens, faults, calls,
         history windows and the post rate limit (it is off again and its stats are zero); keep serving."""
         self._state.reset()
 
@@ -137,12 +172,6 @@ class SlackEmulator:
         purpose, topic, num_members, shared_from (a Slack Connect channel hosted by that team)."""
         return self._state.add_channel(team_id, name, **options).to_slack()
 
-    def archive_channel(self, channel_id: str) -> None:
-        self._state.archive_channel(channel_id)
-
-    def delete_channel(self, channel_id: str) -> None:
-        self._state.delete_channel(channel_id)
-
     def delete_message(self, channel_id: str, ts: str) -> None:
         """Delete a message as a Slack user would; KeyError if the channel or the ts is unknown
         (a tombstone counts as already deleted).
@@ -167,10 +196,15 @@ class SlackEmulator:
         return self._state.add_user_message(channel_id, text, user_id=user_id, thread_ts=thread_ts)
 
     def load_seed(self, seed: str | os.PathLike[str] | Mapping[str, Any]) -> None:
-        """Add the workspaces of a seed (a JSON file path or its parsed content); see demo_seed.json."""
+        """Add the workspaces and OAuth apps (add_oauth_app's arguments) of a seed: a JSON file path
+        or its parsed content; see demo_seed.json."""
         data = seed if isinstance(seed, Mapping) else json.loads(Path(seed).read_text(encoding="utf-8"))
-        _check_keys(data, frozenset({"workspaces"}), "seed")
-        for workspace in data["workspaces"]:
+        _check_keys(data, frozenset({"workspaces", "oauth_apps"}), "seed")
+        for app in data.get("oauth_apps", []):
+            _check_keys(app, _OAUTH_APP_KEYS, "OAuth app")
+            options = {key: value for key, value in app.items() if key not in ("client_id", "client_secret")}
+            self.add_oauth_app(app["client_id"], app["client_secret"], **options)
+        for workspace in data.get("workspaces", []):
             _check_keys(workspace, _WORKSPACE_KEYS, "workspace")
             team_id = workspace["team_id"]
             self.add_workspace(
@@ -196,27 +230,6 @@ class SlackEmulator:
                 _check_keys(channel, _CHANNEL_KEYS, "channel")
                 options = {key: value for key, value in channel.items() if key not in ("id", "name")}
                 self.add_channel(team_id, channel["name"], channel_id=channel.get("id"), **options)
-
-    def add_oauth_app(self, client_id: str, client_secret: str, *, redirect_uri: str | None = None) -> dict[str, Any]:
-        """Register an app for oauth.v2.access; returns {"client_id", "app_id", "redirect_uri"}."""
-        app = self._state.add_oauth_app(client_id, client_secret, redirect_uri=redirect_uri)
-        return {"client_id": app.client_id, "app_id": app.app_id, "redirect_uri": app.redirect_uri}
-
-    def issue_oauth_code(
-        self,
-        client_id: str,
-        team_id: str,
-        *,
-        scopes: Iterable[str] = DEFAULT_SCOPES,
-        redirect_uri: str | None = None,
-        installer_user_id: str | None = None,
-    ) -> str:
-        """The `code` Slack would hand the installer's browser after they approve `client_id` in
-        `team_id`. oauth.v2.access exchanges it once for a new bot token with `scopes`; given a
-        `redirect_uri` here, the exchange must repeat it (else bad_redirect_uri)."""
-        return self._state.issue_oauth_code(
-            client_id, team_id, scopes=tuple(scopes), redirect_uri=redirect_uri, installer_user_id=installer_user_id
-        )
 
     # -- faults and inspection ---------------------------------------------------------------
 
@@ -253,7 +266,8 @@ class SlackEmulator:
         return self._state.post_rate_limit_stats()
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
-        """Requests received, in order: method, params (no token), team_id, status, fault, authorization."""
+        """Web API requests received, in order: method, params, team_id, status, fault, authorization.
+        Params never hold the token nor an app's credentials (client_secret, code, refresh_token)."""
         return self._state.calls(method)
 
     def messages(self, channel_id: str) -> list[dict[str, Any]]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from local.slack_emulator.blocks import BLOCKS_TEXT_LIMIT, BlockProblems, blocks_text_length, check_blocks
+from local.slack_emulator.oauth_access import oauth_v2_access
 from local.slack_emulator.state import (
     NON_MARKETPLACE_PAGE_LIMIT,
     Channel,
@@ -24,7 +25,13 @@ from local.slack_emulator.state import (
     Token,
     Workspace,
     count_reply,
-    new_slack_id,
+)
+from local.slack_emulator.wire import (
+    Answer,
+    ApiCall,
+    Params,
+    RateLimitedError,
+    SlackError,
 )
 
 MAX_TEXT_LENGTH = 40_000
@@ -39,76 +46,12 @@ _STATUS_ERRORS = {"revoked": "token_revoked", "inactive": "account_inactive", "e
 _CURSOR_PREFIX = "offset:"
 
 
-class SlackError(Exception):
-    """An `ok: false` answer; `extra` holds fields such as missing_scope's `needed`/`provided`."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        return {"ok": False, "error": self.error, **self.extra}
-
-
-class RateLimitedError(SlackError):
-    """Throttled: answered HTTP 429 with `ratelimited` and a Retry-After header, as Slack does."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("ratelimited")
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    """One parsed request; `parse_error` is set when the body could not be decoded."""
-
-    method: str
-    params: Mapping[str, Any]
-    token: str | None
-    parse_error: str | None = None
-    # (client_id, client_secret) from an `Authorization: Basic` header (oauth.v2.access).
-    basic_auth: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class Caller:
     workspace: Workspace
     token: Token
     post_rate_limit: PostRateLimit
     history_rate_limit: HistoryRateLimit
-
-
-class Params:
-    """Request params that arrive either as form strings ("1", "true") or as JSON values."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = values
-
-    def raw(self, name: str) -> Any:
-        return self._values.get(name)
-
-    def text(self, name: str) -> str | None:
-        """The param as a string, or None when absent or empty (Slack treats both alike)."""
-        value = self._values.get(name)
-        if value is None or value == "":
-            return None
-        return value if isinstance(value, str) else str(value)
-
-    def flag(self, name: str, *, default: bool) -> bool:
-        value = self._values.get(name)
-        if value is None or value == "":
-            return default
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true")
-        return bool(value)
 
 
 @dataclass(frozen=True)
@@ -189,6 +132,9 @@ def _authenticate(state: EmulatorState, token: str | None) -> Caller:
         raise SlackError("invalid_auth")
     if record.status in _STATUS_ERRORS:
         raise SlackError(_STATUS_ERRORS[record.status])
+    # Tokens of apps with token rotation die on their own once their lifetime is over.
+    if record.expires_at is not None and state.wall_clock() >= record.expires_at:
+        raise SlackError("token_expired")
     return Caller(
         workspace=state.workspaces[record.team_id],
         token=record,
@@ -201,16 +147,21 @@ def _authenticate(state: EmulatorState, token: str | None) -> Caller:
 
 
 def auth_test(caller: Caller, params: Params) -> dict[str, Any]:
+    """A token of an org-wide install (Enterprise Grid) also says so and names its enterprise."""
     workspace = caller.workspace
-    return {
+    enterprise_id = caller.token.enterprise_id
+    answer: dict[str, Any] = {
         "url": f"https://{workspace.domain}.slack.com/",
         "team": workspace.name,
         "user": workspace.bot_name,
         "team_id": workspace.team_id,
         "user_id": workspace.bot_user_id,
         "bot_id": workspace.bot_id,
-        "is_enterprise_install": False,
+        "is_enterprise_install": enterprise_id is not None,
     }
+    if enterprise_id is not None:
+        answer["enterprise_id"] = enterprise_id
+    return answer
 
 
 def auth_revoke(caller: Caller, params: Params) -> dict[str, Any]:
@@ -653,52 +604,6 @@ def _parse_metadata(raw: Any) -> dict[str, Any] | None:
     if not isinstance(raw.get("event_payload", {}), dict):
         raise SlackError("invalid_metadata_format")
     return copy.deepcopy(raw)
-
-
-# -- oauth.v2.access -------------------------------------------------------------------------
-
-
-def oauth_v2_access(state: EmulatorState, call: ApiCall, params: Params) -> dict[str, Any]:
-    """Exchange a code from SlackEmulator.issue_oauth_code for a new bot token of its workspace.
-
-    The app authenticates with HTTP Basic (slack_sdk's way) or `client_id`/`client_secret` params.
-    Errors, in this order: invalid_client_id (unknown or missing id), bad_client_secret,
-    invalid_code (unknown, or another app's), code_already_used, bad_redirect_uri (the code was
-    issued for another redirect_uri, or none was given when it was issued with one). Token
-    rotation (grant_type=refresh_token) is not emulated: invalid_grant_type. The answer follows
-    Slack's documented shape; `enterprise` is null outside Enterprise Grid and `authed_user`
-    carries only the installer's id, as when no user scopes are requested.
-    """
-    client_id, client_secret = call.basic_auth or (params.text("client_id"), params.text("client_secret"))
-    app = state.oauth_apps.get(client_id or "")
-    if app is None:
-        raise SlackError("invalid_client_id")
-    if client_secret != app.client_secret:
-        raise SlackError("bad_client_secret")
-    if params.text("grant_type") not in (None, "authorization_code"):
-        raise SlackError("invalid_grant_type")
-    grant = state.oauth_codes.get(params.text("code") or "")
-    if grant is None or grant.client_id != app.client_id:
-        raise SlackError("invalid_code")
-    if grant.used:
-        raise SlackError("code_already_used")
-    if grant.redirect_uri is not None and params.text("redirect_uri") != grant.redirect_uri:
-        raise SlackError("bad_redirect_uri")
-    grant.used = True
-    workspace = state.workspace(grant.team_id)
-    token = f"xoxb-emulated-{new_slack_id('')}-{new_slack_id('')}"
-    state.add_token(token, workspace.team_id, scopes=grant.scopes, status="active")
-    return {
-        "app_id": app.app_id,
-        "authed_user": {"id": grant.installer_user_id},
-        "scope": ",".join(grant.scopes),
-        "token_type": "bot",
-        "access_token": token,
-        "bot_user_id": workspace.bot_user_id,
-        "team": {"id": workspace.team_id, "name": workspace.name},
-        "enterprise": None,
-        "is_enterprise_install": False,
-    }
 
 
 # -- shared argument handling -----------------------------------------------------------------

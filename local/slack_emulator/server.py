@@ -2,6 +2,10 @@
 
 Faults act at the transport level (before or after the method runs) because that is where the
 real failures the client has to survive happen: throttling, load-balancer pages, dropped sockets.
+
+Besides the Web API under /api/, the same server answers the OAuth authorize page a browser is
+sent to (/oauth/v2/authorize, authorize.py) and the emulator's own control endpoint (/_emulator/,
+control.py), kept off /api/ so it can never shadow a Slack method.
 """
 
 from __future__ import annotations
@@ -12,20 +16,26 @@ import json
 import logging
 import socket
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local.slack_emulator import authorize
 from local.slack_emulator.methods import ApiCall, dispatch
 from local.slack_emulator.state import EmulatorState, Fault
+from local.slack_emulator.wire import Reply, json_reply
 
 _log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _API_PREFIX = "/api/"
-_SECRET_PARAMS = frozenset({"client_secret"})
+CONTROL_PREFIX = "/_emulator/"
+# Credentials an app sends oauth.v2.access: they never reach the call log (the token never
+# reaches params at all, see _read_call).
+_SECRET_PARAMS = frozenset({"client_secret", "code", "refresh_token", "code_verifier"})
+# (verb, path, query, body) -> reply; the SlackEmulator's control routes.
+ControlHandler = Callable[[str, str, str, bytes], Reply]
 _HTML_ERROR_PAGE = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n"
     "<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
@@ -40,18 +50,6 @@ class MalformedRequestError(Exception):
         self.error = error
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes
-    content_type: str = JSON_CONTENT_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(body).encode("utf-8"), headers=headers or {})
-
-
 class EmulatorHTTPServer(ThreadingHTTPServer):
     """One thread per request; daemon threads so a hung slow fault never blocks interpreter exit."""
 
@@ -60,9 +58,10 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     # dozens at once, and the clients then stall a second on SYN retries.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], state: EmulatorState) -> None:
+    def __init__(self, address: tuple[str, int], state: EmulatorState, control: ControlHandler | None = None) -> None:
         super().__init__(address, SlackRequestHandler)
         self.state = state
+        self.control = control
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients vanishing mid-request are expected here; keep them out of stderr."""
@@ -77,13 +76,38 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
     timeout = 10  # a client that announces more body than it sends must not pin a thread forever
 
     def do_GET(self) -> None:
-        self._handle_api_call()
+        self._route("GET")
 
     def do_POST(self) -> None:
-        self._handle_api_call()
+        self._route("POST")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: the default access log writes every request line to stderr."""
+
+    def _route(self, verb: str) -> None:
+        """Anything outside the authorize page and the control endpoint is a Web API call (an
+        unknown path answers unknown_method, as before those existed)."""
+        url = urlsplit(self.path)
+        if url.path == authorize.AUTHORIZE_PATH:
+            self._send(self._answer_page(verb, url.query))
+        elif url.path.startswith(CONTROL_PREFIX) and self.server.control is not None:
+            try:
+                body = self._read_raw_body()
+            except MalformedRequestError:
+                self._send(json_reply(400, {"ok": False, "error": "invalid_body"}))
+                return
+            self._send(self.server.control(verb, url.path, url.query, body))
+        else:
+            self._handle_api_call()
+
+    def _answer_page(self, verb: str, query: str) -> Reply:
+        try:
+            form = _parse_form(query)
+            if verb == "POST":
+                form.update(_parse_form(self._read_raw_body().decode("utf-8")))
+        except (MalformedRequestError, UnicodeDecodeError):
+            return authorize.error_page("The request could not be read.")
+        return authorize.answer(self.server.state, verb, form)
 
     def _handle_api_call(self) -> None:
         url = urlsplit(self.path)
@@ -94,7 +118,7 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         reply = _outcome(state, call, fault)
         record = {
             "method": method,
-            # The token never reaches params (see _read_call); an app's client secret is dropped here.
+            # The token never reaches params (see _read_call); an app's credentials are dropped here.
             "params": {name: value for name, value in call.params.items() if name not in _SECRET_PARAMS},
             "team_id": state.team_of(call.token),
             "status": reply.status if reply is not None else None,
@@ -129,18 +153,7 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         return ApiCall(method, params, token, parse_error, basic_auth), authorization
 
     def _read_body(self) -> dict[str, Any]:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY_BYTES:
-            self.close_connection = True  # the unread body would be taken for the next request
-            raise MalformedRequestError("invalid_form_data")
-        try:
-            body = self.rfile.read(length)
-        except OSError:
-            self.close_connection = True
-            raise MalformedRequestError("invalid_form_data") from None
+        body = self._read_raw_body()
         if not body:
             return {}
         content_type = self.headers.get_content_type()
@@ -152,6 +165,20 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
             except UnicodeDecodeError:
                 raise MalformedRequestError("invalid_form_data") from None
         raise MalformedRequestError("invalid_form_data")
+
+    def _read_raw_body(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise MalformedRequestError("invalid_form_data")
+        try:
+            return self.rfile.read(length)
+        except OSError:
+            self.close_connection = True
+            raise MalformedRequestError("invalid_form_data") from None
 
     def _send(self, reply: Reply) -> None:
         try:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.slack_emulator.oauth import Enterprise, OAuthApp, OAuthCode, OAuthRegistry
+
 # The bot scopes the product installs with (and a token gets unless a test says otherwise).
 DEFAULT_SCOPES: tuple[str, ...] = (
     "channels:read",
@@ -72,6 +74,8 @@ class Channel:
     # A Slack Connect channel hosted by another workspace and shared into this one.
     shared_from: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # Names it had before rename_channel, oldest first, as conversations.info lists them.
+    previous_names: list[str] = field(default_factory=list)
 
     @property
     def visible_to_bot(self) -> bool:
@@ -111,7 +115,7 @@ class Channel:
             "updated": self.created * 1000,
             "creator": self.creator,
             "unlinked": 0,
-            "previous_names": [],
+            "previous_names": list(self.previous_names),
             "pending_shared": [],
             "pending_connected_team_ids": [],
             "internal_team_ids": [],
@@ -192,28 +196,12 @@ class Token:
     team_id: str
     scopes: tuple[str, ...]
     status: str = "active"
-
-
-@dataclass
-class OAuthApp:
-    """An app Slack knows by its client id, as oauth.v2.access authenticates it."""
-
-    client_id: str
-    client_secret: str
-    app_id: str
-    redirect_uri: str | None = None
-
-
-@dataclass
-class OAuthCode:
-    """A temporary code Slack hands the installer's browser; exchanged once by oauth.v2.access."""
-
-    client_id: str
-    team_id: str
-    scopes: tuple[str, ...]
-    installer_user_id: str
-    redirect_uri: str | None = None
-    used: bool = False
+    # The OAuth app whose install issued it (None: seeded with add_token, nobody's in particular).
+    client_id: str | None = None
+    # Wall-clock second it stops working (token rotation); None = never, like Slack's xoxb tokens.
+    expires_at: float | None = None
+    # Set for a token of an org-wide install on Enterprise Grid.
+    enterprise_id: str | None = None
 
 
 @dataclass
@@ -342,18 +330,21 @@ class HistoryRateLimit:
 class EmulatorState:
     """Everything the emulator knows; mutate it only while holding `lock`.
 
-    `clock` (monotonic seconds) drives both rate limits, so tests can move time instead of sleeping.
+    `clock` (monotonic seconds) drives both rate limits and `wall_clock` (epoch seconds) the
+    expiry of rotating tokens, so tests can move time instead of sleeping.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time
+    ) -> None:
         self.lock = threading.RLock()
+        self.wall_clock = wall_clock
         self.workspaces: dict[str, Workspace] = {}
         self.tokens: dict[str, Token] = {}
         self.faults: list[Fault] = []
         self.post_rate_limit = PostRateLimit(clock)
         self.history_rate_limit = HistoryRateLimit(clock)
-        self.oauth_apps: dict[str, OAuthApp] = {}
-        self.oauth_codes: dict[str, OAuthCode] = {}
+        self.oauth = OAuthRegistry()
         self.call_log: list[dict[str, Any]] = []
 
     def reset(self) -> None:
@@ -363,8 +354,7 @@ class EmulatorState:
             self.faults.clear()
             self.post_rate_limit.reset()
             self.history_rate_limit.reset()
-            self.oauth_apps.clear()
-            self.oauth_codes.clear()
+            self.oauth.reset()
             self.call_log.clear()
 
     # -- setup -------------------------------------------------------------------------------
@@ -404,13 +394,50 @@ class EmulatorState:
             self.history_rate_limit.reset(team_id)
             return workspace
 
-    def add_token(self, token: str, team_id: str, *, scopes: tuple[str, ...], status: str) -> None:
+    def add_token(
+        self,
+        token: str,
+        team_id: str,
+        *,
+        scopes: tuple[str, ...],
+        status: str,
+        client_id: str | None = None,
+        expires_at: float | None = None,
+        enterprise_id: str | None = None,
+    ) -> None:
         _check_token_status(status)
         with self.lock:
             self.workspace(team_id)
             if token in self.tokens:
                 raise ValueError("token already registered")  # never echo the token itself
-            self.tokens[token] = Token(token=token, team_id=team_id, scopes=tuple(scopes), status=status)
+            self.tokens[token] = Token(token, team_id, tuple(scopes), status, client_id, expires_at, enterprise_id)
+
+    def revoke_installation(self, team_id: str, client_id: str | None = None) -> int:
+        """An uninstall: the workspace's tokens (of `client_id`'s install and the seeded ones that
+        belong to no app, or all of them) and its refresh tokens stop working; returns how many
+        access tokens were revoked."""
+        with self.lock:
+            self.workspace(team_id)
+            revoked = 0
+            for record in self.tokens.values():
+                mine = client_id is None or record.client_id in (None, client_id)
+                if record.team_id == team_id and mine and record.status == "active":
+                    record.status = "revoked"
+                    revoked += 1
+            self.oauth.revoke_refresh_tokens(team_id, client_id)
+            return revoked
+
+    def expire_tokens(self, team_id: str) -> int:
+        """End now the lifetime of the workspace's expiring (rotating) tokens; returns how many."""
+        with self.lock:
+            self.workspace(team_id)
+            now = self.wall_clock()
+            expired = 0
+            for record in self.tokens.values():
+                if record.team_id == team_id and record.expires_at is not None and record.expires_at > now:
+                    record.expires_at = now
+                    expired += 1
+            return expired
 
     def set_token_status(self, token: str, status: str) -> None:
         _check_token_status(status)
@@ -459,6 +486,22 @@ class EmulatorState:
     def archive_channel(self, channel_id: str) -> None:
         with self.lock:
             self.channel(channel_id).is_archived = True
+
+    def unarchive_channel(self, channel_id: str) -> None:
+        with self.lock:
+            self.channel(channel_id).is_archived = False
+
+    def rename_channel(self, channel_id: str, name: str) -> None:
+        """Rename as conversations.rename would; ValueError carries its error for a bad name."""
+        with self.lock:
+            channel = self.channel(channel_id)
+            _check_channel_name(name)
+            if name == channel.name:
+                return
+            if any(other.name == name for other in self.workspaces[channel.team_id].channels.values()):
+                raise ValueError("name_taken")
+            channel.previous_names.append(channel.name)
+            channel.name = name
 
     def delete_channel(self, channel_id: str) -> None:
         with self.lock:
@@ -565,13 +608,10 @@ class EmulatorState:
             channel.messages.append(message)
             return copy.deepcopy(message)
 
-    def add_oauth_app(self, client_id: str, client_secret: str, *, redirect_uri: str | None = None) -> OAuthApp:
+    def add_oauth_app(self, client_id: str, client_secret: str, **options: Any) -> OAuthApp:
+        """Options: the OAuthApp fields after app_id (redirect_uri, signing_secret, ...)."""
         with self.lock:
-            if client_id in self.oauth_apps:
-                raise ValueError(f"OAuth app {client_id} already exists")
-            app = OAuthApp(client_id, client_secret, new_slack_id("A"), redirect_uri)
-            self.oauth_apps[client_id] = app
-            return app
+            return self.oauth.add(OAuthApp(client_id, client_secret, new_slack_id("A"), **options))
 
     def issue_oauth_code(
         self,
@@ -581,18 +621,19 @@ class EmulatorState:
         scopes: tuple[str, ...],
         redirect_uri: str | None,
         installer_user_id: str | None,
+        enterprise: Enterprise | None = None,
     ) -> str:
         with self.lock:
-            if client_id not in self.oauth_apps:
-                raise KeyError(f"unknown OAuth app {client_id}")
+            self.oauth.app(client_id)
             workspace = self.workspace(team_id)
             code = f"{random.randint(10**11, 10**12 - 1)}.{random.randint(10**11, 10**12 - 1)}"
-            self.oauth_codes[code] = OAuthCode(
+            self.oauth.codes[code] = OAuthCode(
                 client_id=client_id,
                 team_id=team_id,
                 scopes=tuple(scopes),
                 installer_user_id=installer_user_id or workspace.owner_user_id,
                 redirect_uri=redirect_uri,
+                enterprise=enterprise,
             )
             return code
 
@@ -712,6 +753,21 @@ def _apply_options(workspace: Workspace, options: dict[str, Any]) -> None:
         raise ValueError(f"unknown_thread_ts must be one of {sorted(UNKNOWN_THREAD_MODES)}, got {mode!r}")
     for name, value in options.items():
         setattr(workspace, name, value)
+
+
+# conversations.rename's rules: lowercase letters, digits, hyphens and underscores, at most 80.
+_CHANNEL_NAME_CHARS = frozenset(string.ascii_lowercase + string.digits + "-_")
+MAX_CHANNEL_NAME = 80
+
+
+def _check_channel_name(name: str) -> None:
+    """ValueError with conversations.rename's error string for a name Slack refuses."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("invalid_name_required")
+    if len(name) > MAX_CHANNEL_NAME:
+        raise ValueError("invalid_name_maxlength")
+    if not set(name) <= _CHANNEL_NAME_CHARS:
+        raise ValueError("invalid_name_specials")
 
 
 def _check_token_status(status: str) -> None:
