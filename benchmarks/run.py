@@ -116,6 +116,9 @@ def _first_event(logical: str, stack: LocalStack, round_number: int) -> dict[str
         "status": "status.json",
         "thread": "thread.json",
         "stats": "stats.json",
+        "installation": "install.json",
+        # A recorded url_verification: its signature is checked (the app secret read), then refused as stale.
+        "slack_events": "slack_events.json",
     }[directory]
     event = sample(name)
     if name == "set_channel.json":

@@ -3,12 +3,18 @@
 A request to a known route must carry a local HS256 JWT, verified the way the template's JWT
 authorizer would (401 otherwise, and the function never runs); it then becomes an API Gateway v2
 event for the route's function, whose answer becomes the HTTP response. GET /_local/info serves
-the stack's StackInfo, without a token, for `make demo`.
+the stack's StackInfo, without a token, for `make demo`. Slack's own two routes (the OAuth
+callback, the events) are public, as in the template.
+
+Two pages stand in for the dashboard until there is one: GET /_local/connect (Add to Slack as the
+demo user, or `?user=ID`: it asks POST /integration/install for Slack's URL and goes there) and
+the return page the OAuth callback sends the browser back to (DashboardReturnPath).
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import traceback
@@ -20,10 +26,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from local import dev_jwt
 from local.lambda_events import http_api_event
 from local.runtime import FunctionRuntime
-from local.template import function_directory, http_routes, resources
+from local.template import function_directory, http_routes, parameter_default, public_routes, resources
 
 if TYPE_CHECKING:
     from local.stack import StackInfo
+
+RETURN_PATH = str(parameter_default("DashboardReturnPath"))
 
 # The local stack's own identity provider (what the template's JwtIssuer / JwtAudience name in AWS).
 LOCAL_ISSUER = "http://127.0.0.1/local-idp"
@@ -36,6 +44,7 @@ class Route:
     template: str  # /messages/{internalMessageId}/thread
     pattern: re.Pattern[str]
     logical: str
+    public: bool = False
 
     @property
     def key(self) -> str:
@@ -45,10 +54,13 @@ class Route:
 def compile_routes() -> list[Route]:
     by_directory = {function_directory(name): name for name in resources("AWS::Serverless::Function")}
     routes = []
+    public = public_routes()
     for (method, template), directory in http_routes().items():
         parts = re.split(r"\{(\w+)\}", template)  # literal, name, literal, name, ...
         regex = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)" for index, part in enumerate(parts))
-        routes.append(Route(method, template, re.compile(f"^{regex}$"), by_directory[directory]))
+        routes.append(
+            Route(method, template, re.compile(f"^{regex}$"), by_directory[directory], (method, template) in public)
+        )
     return routes
 
 
@@ -84,7 +96,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             {
                 "access-control-allow-origin": "*",
                 "access-control-allow-headers": "authorization, content-type",
-                "access-control-allow-methods": "GET, PUT, OPTIONS",
+                "access-control-allow-methods": "GET, PUT, POST, DELETE, OPTIONS",
             },
             b"",
         )
@@ -97,12 +109,18 @@ class ApiHandler(BaseHTTPRequestHandler):
         if path == "/_local/info" and self.command == "GET":
             self._json(200, asdict(self.server.info))
             return
+        if path == "/_local/connect" and self.command == "GET":
+            self._connect(dict(parse_qsl(split.query)).get("user") or self.server.info.demo_user)
+            return
+        if path == RETURN_PATH and self.command == "GET":
+            self._returned(dict(parse_qsl(split.query)))
+            return
         route, parameters = self.server.match(self.command, path)
         if route is None:
             self._json(404, {"message": "Not Found"})
             return
-        claims = self._claims()
-        if claims is None:
+        claims = None if route.public else self._claims()
+        if claims is None and not route.public:
             # API Gateway's JWT authorizer answers this itself; the function never runs.
             self._json(401, {"message": "Unauthorized"})
             return
@@ -130,6 +148,42 @@ class ApiHandler(BaseHTTPRequestHandler):
         text = answer.get("body") or ""
         payload = base64.b64decode(text) if answer.get("isBase64Encoded") else text.encode()
         self._answer(int(answer.get("statusCode", 200)), headers, payload)
+
+    def _connect(self, user_id: str) -> None:
+        """Add to Slack for `user_id`, as the dashboard's button would: POST /integration/install
+        with the user's identity, then the browser goes to Slack's consent page."""
+        event = http_api_event(
+            method="POST",
+            route_key="POST /integration/install",
+            raw_path="/integration/install",
+            path_parameters=None,
+            raw_query="",
+            query=None,
+            headers={"host": self.headers.get("host", "")},
+            body=None,
+            claims={"sub": user_id},
+        )
+        answer = self.server.runtime.invoke("InstallationFunction", event)
+        body = json.loads(answer.get("body") or "{}")
+        if answer.get("statusCode") != 200:
+            self._page(int(answer.get("statusCode", 500)), "Add to Slack failed", html.escape(str(body.get("error"))))
+            return
+        self._answer(302, {"location": body["url"], "cache-control": "no-store"}, b"")
+
+    def _returned(self, query: dict[str, str]) -> None:
+        if query.get("slack") == "connected":
+            self._page(200, "Slack connected", "Buster can now post to your workspace. Pick a channel next.")
+        else:
+            code = html.escape(query.get("code") or "unknown")
+            self._page(200, "Slack not connected", f"Add to Slack did not finish: <code>{code}</code>.")
+
+    def _page(self, status: int, title: str, text: str) -> None:
+        page = (
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+            f"<main><h1>{title}</h1><p>{text}</p>"
+            '<p><a href="/_local/connect">Add to Slack again</a></p></main></html>'
+        )
+        self._answer(status, {"content-type": "text/html; charset=utf-8"}, page.encode())
 
     def _claims(self) -> dict[str, str] | None:
         authorization = self.headers.get("authorization") or ""

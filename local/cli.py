@@ -21,7 +21,8 @@ Buster Slack messaging: local stack is up.
   HTTP API      {info.api_url}   (every route of template.yaml, JWT required)
   AWS (moto)    {info.aws_endpoint}   (tables, queues, secrets; region {info.region})
   Slack         {info.slack_api_url}   ({slack})
-  Demo user     {info.demo_user}, connected
+  Demo user     {info.demo_user}, connected through Add to Slack
+  Add to Slack  {info.connect_url or "(with a real workspace: set up your own Slack app)"}   (open it in a browser)
 
 Dev token (valid 24 h, user {info.demo_user}):
   export TOKEN={info.dev_token}
@@ -31,7 +32,9 @@ Try:
   curl -s -X PUT -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
        -d '{{"channelId":"C0DEMOALR01"}}' {info.api_url}/integration/channel
   curl -s -H "Authorization: Bearer $TOKEN" {info.api_url}/integration/status
-  make demo      # the whole journey against this stack: send, reply, thread, stats
+  make demo      # the whole journey against this stack: Add to Slack, send, reply, thread, stats
+  python -m local.slack_emulator uninstall --url {info.slack_api_url.removesuffix("/api/")} --team T0DEMO0001
+                 # Slack tells the stack the app was uninstalled (a signed app_uninstalled event)
 
 Queues: send {info.queues["SendQueue"]}
         reply {info.queues["ReplyQueue"]}
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slack-port", type=int, default=int(os.environ.get("LOCAL_SLACK_PORT", "3001")))
     parser.add_argument("--health-interval", type=float, default=900.0, help="seconds between health sweeps")
     parser.add_argument("--verbose", action="store_true", help="show the functions' logs and metrics")
+    parser.add_argument("--token-rotation", action="store_true", help="the emulated Slack app rotates its tokens")
     parser.add_argument("--exit-when-ready", action="store_true", help="start, print the banner, stop (a smoke test)")
     args = parser.parse_args(argv)
 
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         slack_api_url=os.environ.get("SLACK_API_URL") or None,
         health_interval=args.health_interval,
         verbose=args.verbose,
+        token_rotation=args.token_rotation,
     )
     try:
         info = stack.start()

@@ -4,7 +4,8 @@ Uses a running stack (`make run`, found at LOCAL_API_URL or http://127.0.0.1:300
 of its own on free ports. Every step checks what it should have done; the exit code is 0 only if
 all of them did.
 
-  1. connect the demo Slack workspace            (admin connect: auth.test, Secrets Manager, DynamoDB)
+  1. Add to Slack                                POST /integration/install -> Slack's consent page
+                                                 -> GET /slack/oauth/callback -> back to the dashboard
   2. list the workspace's channels               GET /integration/channels
   3. pick #alerts as notification channel        PUT /integration/channel
   4. send a tracked deployment notification      producer.send -> send queue -> send function -> Slack
@@ -17,14 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from local.stack import DEMO_CHANNEL, DEMO_SEED, LocalStack, StackInfo
 
@@ -45,7 +45,7 @@ class Demo:
 
     def run(self) -> bool:
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("Connect the demo Slack workspace", self.connect),
+            ("Add to Slack: connect the demo workspace", self.connect),
             ("List the workspace's public channels", self.list_channels),
             (f"Pick #{DEMO_CHANNEL} as the notification channel", self.pick_channel),
             ("Send a tracked deployment notification through the send queue", self.send),
@@ -69,24 +69,42 @@ class Demo:
         if self.info.slack_mode != "emulator":
             self.say("   (a real workspace: the stack connected it with SLACK_BOT_TOKEN at start)")
             return
+        status, body = self.api("POST", "/integration/install")
+        self.expect(status == 200, f"POST /integration/install answered {status}: {body}")
+        url = body["url"]
+        self.say(f"   the dashboard sends the browser to Slack: {url.split('?')[0]}?client_id=…&scope=…&state=…")
+        # Slack's consent screen, as the installer's browser sees it; then "Allow".
+        query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+        with urllib.request.urlopen(url, timeout=10) as page:  # noqa: S310 - the emulator, on loopback
+            self.expect("Allow" in page.read().decode(), "Slack's consent page has no Allow button")
         seed = json.loads(DEMO_SEED.read_text())["workspaces"][0]
-        # The operator's own command, in its own process, pointed at the stack's AWS and Slack.
-        command = [sys.executable, "-m", "slack_integration.admin", "connect", "--user-id", self.info.demo_user]
-        command += ["--team-id", seed["team_id"], "--team-name", seed["name"], "--bot-token", "-"]
-        done = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
-            command,
-            input=seed["tokens"][0]["token"] + "\n",
-            capture_output=True,
-            text=True,
-            env=self._admin_environment(),
-            timeout=60,
-            check=False,
-        )
-        self.expect(done.returncode == 0, f"admin connect exited {done.returncode}: {done.stderr.strip()[-500:]}")
-        integration = json.loads(done.stdout.splitlines()[-1])
-        self.say(
-            f"   {integration['userId']} -> workspace {integration['teamName']} ({integration['teamId']}); token stored"
-        )
+        form = {key: query.get(key, "") for key in ("client_id", "scope", "redirect_uri", "state")}
+        form |= {"team": seed["team_id"], "decision": "allow"}
+        callback = self.redirect(url.split("?")[0], urlencode(form).encode())
+        self.expect(callback.startswith(self.info.api_url + "/slack/oauth/callback?"), f"Slack sent us to {callback}")
+        self.say(f"   Slack redirects back with a code: {callback.split('?')[0]}?code=…&state=…")
+        back = self.redirect(callback)
+        self.expect(back.endswith("?slack=connected"), f"the callback sent the browser to {back}")
+        self.say(f"   and the callback sends the browser back to the dashboard: {back}")
+        status, capability = self.api("GET", "/integration/status")
+        self.expect(status == 200 and capability["integrationActive"], f"status after Add to Slack: {capability}")
+        self.say(f"   {self.info.demo_user} -> workspace {seed['name']} ({seed['team_id']}); token in Secrets Manager")
+
+    def redirect(self, url: str, data: bytes | None = None) -> str:
+        """Where a 302 answer to this request points (not followed)."""
+
+        class Stop(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        request = urllib.request.Request(url, data=data, method="POST" if data else "GET")  # noqa: S310 - loopback
+        try:
+            urllib.request.build_opener(Stop).open(request, timeout=10)
+        except urllib.error.HTTPError as answer:
+            if answer.code == 302:
+                return str(answer.headers["Location"])
+            raise StepFailed(f"{url.split('?')[0]} answered {answer.code}") from None
+        raise StepFailed(f"{url.split('?')[0]} did not redirect")
 
     def list_channels(self) -> None:
         status, body = self.api("GET", "/integration/channels")
@@ -208,25 +226,6 @@ class Demo:
             aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
         )
         return NotificationProducer(self.info.queues["SendQueue"], self.info.queues["ReplyQueue"], sqs=sqs)
-
-    def _admin_environment(self) -> dict[str, str]:
-        """What the admin command reads: the stack's AWS endpoint, tables, secret prefix and Slack."""
-        root = str(Path(__file__).resolve().parents[1])
-        return {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([root, os.path.join(root, "shared")]),
-            "AWS_ENDPOINT_URL": self.info.aws_endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": self.info.region,
-            "INTEGRATIONS_TABLE": self.info.tables["IntegrationsTable"],
-            "MESSAGE_MAPPINGS_TABLE": self.info.tables["MessageMappingsTable"],
-            "DELIVERIES_TABLE": self.info.tables["DeliveriesTable"],
-            "TOKEN_SECRET_PREFIX": self.info.token_secret_prefix,
-            "SLACK_API_URL": self.info.slack_api_url,
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
 
 
 def running_stack(api_url: str) -> StackInfo | None:

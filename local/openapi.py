@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from local.template import ROOT, http_routes
+from local.template import ROOT, http_routes, public_routes
 
 TITLE = "Buster Slack messaging API"
 VERSION = "1.0.0"
@@ -23,8 +23,9 @@ def document() -> dict[str, Any]:
         "info": {
             "title": TITLE,
             "version": VERSION,
-            "description": "Dashboard-facing routes. Every route needs a JWT (Authorization: Bearer ...) "
-            "issued by the dashboard's identity provider; the caller is its `sub` claim.",
+            "description": "Dashboard-facing routes need a JWT (Authorization: Bearer ...) issued by the "
+            "dashboard's identity provider; the caller is its `sub` claim. Slack's own two routes are "
+            "public: the OAuth callback (its single-use state is the proof) and the events (Slack signs them).",
         },
         "paths": {},
         "components": {
@@ -43,6 +44,7 @@ def document() -> dict[str, Any]:
             merged["paths"].setdefault(path.replace("<", "{").replace(">", "}"), {}).update(operations)
         merged["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
     _errors_as_served(merged)
+    _slacks_routes(merged)
     merged["paths"] = dict(sorted(merged["paths"].items()))
     merged["components"]["schemas"] = dict(sorted(merged["components"]["schemas"].items()))
     return merged
@@ -102,6 +104,37 @@ def _errors_as_served(document: dict[str, Any]) -> None:
             operation["responses"] = dict(sorted(responses.items()))
         renamed[path] = operations
     document["paths"] = renamed
+
+
+def _slacks_routes(document: dict[str, Any]) -> None:
+    """The public routes: no JWT, and answers of their own (a redirect; Slack's signature)."""
+    for method, path in public_routes():
+        operation = document["paths"][path][method.lower()]
+        operation["security"] = []
+        if path == "/slack/oauth/callback":
+            operation["parameters"] = [
+                {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                for name in ("code", "state", "error")
+            ]
+            operation["responses"] = {
+                "302": {
+                    "description": "Back to the dashboard (DashboardOrigin + DashboardReturnPath) with "
+                    "?slack=connected or ?slack=error&code=CODE; never anywhere else.",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                }
+            }
+        else:
+            responses = operation["responses"]
+            responses["200"] = {
+                "description": '{"challenge"} for url_verification, else {"ok": true}.',
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+            responses["401"] = {
+                "description": "No valid, current X-Slack-Signature (SIGNATURE_INVALID).",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}},
+            }
+            for status in ("404", "409"):
+                responses.pop(status, None)
 
 
 def main() -> int:

@@ -76,6 +76,13 @@ class FunctionRuntime:
                         # build new ones on their next use.
                         self._containers = {logical: now}
 
+    def override(self, values: dict[str, str]) -> None:
+        """More environment for every function (what the stack learns once its servers listen)."""
+        with self._lock:
+            self._overrides.update(values)
+            self._applied = None
+            self._containers.clear()
+
     def forget_containers(self) -> None:
         """Drop every function's container (after a dependencies.reset() made outside any function's
         environment): each builds a new one the next time its environment is applied."""

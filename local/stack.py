@@ -1,8 +1,9 @@
 """The whole product on one machine: the real handlers of template.yaml, wired as AWS would wire them.
 
 - AWS: moto's server on loopback, with the template's tables and queues (and their redrive).
-- Slack: the project's emulator seeded with the demo workspace, or a real workspace when
-  SLACK_BOT_TOKEN is set (SLACK_API_URL optional).
+- Slack: the project's emulator seeded with the demo workspace, with Buster's Slack app
+  registered in it (its consent page, oauth.v2.access, and signed events sent to this stack's
+  /slack/events), or a real workspace when SLACK_BOT_TOKEN is set (SLACK_API_URL optional).
 - HTTP API: every HttpApi route of the template, on loopback, turned into API Gateway v2 events
   after verifying a local HS256 JWT the way the JWT authorizer would (401 otherwise).
 - SQS: a poller per consumer, invoking it in batches of 10 like the event source mapping:
@@ -74,6 +75,10 @@ class StackInfo:
     jwt_audience: str
     token_secret_prefix: str
     functions: dict[str, str] = field(default_factory=dict)
+    # Add to Slack in a browser: this page signs in as the demo user and goes to Slack's consent.
+    connect_url: str = ""
+    slack_authorize_url: str = ""
+    slack_events_url: str = ""
 
 
 class LocalStack:
@@ -94,6 +99,7 @@ class LocalStack:
         name: str = "local",
         consumers: bool = True,
         parameters: dict[str, str] | None = None,
+        token_rotation: bool = False,
     ) -> None:
         self._host = host
         # Suffix of every table and queue name (moto's backends are shared by all stacks of a process).
@@ -118,6 +124,9 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self.runtime: FunctionRuntime | None = None
         self.info: StackInfo | None = None
+        self._client_id = ""
+        # The emulated Slack app rotates its tokens (12-hour tokens, renewed by the functions).
+        self._token_rotation = token_rotation
 
     # lifecycle
 
@@ -170,19 +179,22 @@ class LocalStack:
         }
         runtime = FunctionRuntime({**tables, **queues, **self._parameters}, overrides)
         self.runtime = runtime
-        with runtime.environment_of("SetChannelFunction"):
+        self._api = ApiServer((self._host, self._ports["api"]), runtime, self._jwt_secret, self._verbose)
+        api_host, api_port = self._api.server_address[:2]
+        api_url = f"http://{api_host}:{api_port}"
+        if slack_mode == "emulator":
+            self._register_slack_app(api_url)
+        with runtime.environment_of("InstallationFunction"):
             from slack_integration import dependencies
 
             # Clients an earlier stack of this process made would still talk to its moto. The
             # runtime sees the reset: this function goes on with a new container, the others
             # build theirs on first use.
             dependencies.reset()
-            self._connect_demo_user(slack_mode)
+            self._connect_demo_user(slack_mode, api_url)
 
-        self._api = ApiServer((self._host, self._ports["api"]), runtime, self._jwt_secret, self._verbose)
-        api_host, api_port = self._api.server_address[:2]
         self.info = StackInfo(
-            api_url=f"http://{api_host}:{api_port}",
+            api_url=api_url,
             aws_endpoint=aws_endpoint,
             slack_api_url=slack_api_url,
             slack_mode=slack_mode,
@@ -195,6 +207,9 @@ class LocalStack:
             jwt_audience=LOCAL_AUDIENCE,
             token_secret_prefix=str(parameter_default("TokenSecretPrefix")),
             functions={route.key: route.logical for route in self._api.routes},
+            connect_url=f"{api_url}/_local/connect" if slack_mode == "emulator" else "",
+            slack_authorize_url=self._emulator.authorize_url if self._emulator is not None else "",
+            slack_events_url=f"{api_url}/slack/events" if slack_mode == "emulator" else "",
         )
         self._api.info = self.info
         self._spawn(
@@ -269,17 +284,67 @@ class LocalStack:
         thread.start()
         self._threads.append(thread)
 
-    def _connect_demo_user(self, slack_mode: str) -> None:
+    def _register_slack_app(self, api_url: str) -> None:
+        """Buster's Slack app, as an operator sets it up: registered in Slack (the emulator) with
+        the stack's callback and events URLs, its credentials in Secrets Manager."""
+        import boto3
+
+        assert self.runtime is not None and self._emulator is not None
+        credentials = {
+            "clientId": f"{int.from_bytes(os.urandom(4), 'big'):010d}.{int.from_bytes(os.urandom(5), 'big'):013d}",
+            "clientSecret": os.urandom(16).hex(),
+            "signingSecret": os.urandom(16).hex(),
+        }
+        callback = f"{api_url}/slack/oauth/callback"
+        self._emulator.add_oauth_app(
+            credentials["clientId"],
+            credentials["clientSecret"],
+            redirect_uri=callback,
+            signing_secret=credentials["signingSecret"],
+            events_url=f"{api_url}/slack/events",
+            token_rotation=self._token_rotation,
+        )
+        name = self._parameters.get("SlackAppSecretName") or str(parameter_default("SlackAppSecretName"))
+        secrets = boto3.client("secretsmanager")
+        try:
+            secrets.create_secret(Name=name, SecretString=json.dumps(credentials))
+        except secrets.exceptions.ResourceExistsException:  # an earlier stack of this process (moto is shared)
+            secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials))
+        return_path = self._parameters.get("DashboardReturnPath") or str(parameter_default("DashboardReturnPath"))
+        self.runtime.override(
+            {
+                "SLACK_OAUTH_AUTHORIZE_URL": self._emulator.authorize_url,
+                "SLACK_OAUTH_REDIRECT_URL": callback,
+                # No dashboard here: the local API serves a small page at the return path.
+                "DASHBOARD_RETURN_URL": f"{api_url}{return_path}",
+            }
+        )
+        self._client_id = credentials["clientId"]
+
+    def _connect_demo_user(self, slack_mode: str, api_url: str) -> None:
         from pydantic import SecretStr
 
         from slack_integration import dependencies
 
+        container = dependencies.current()  # InstallationFunction's: start() runs this in its environment
         if slack_mode == "emulator":
+            # Add to Slack, as the demo user would: a state, Slack's consent (the emulator's, for
+            # the seed's workspace), the callback's code exchange.
+            from urllib.parse import parse_qs, urlsplit
+
+            assert self._emulator is not None
             seed = json.loads(DEMO_SEED.read_text())["workspaces"][0]
-            token = SecretStr(seed["tokens"][0]["token"])
-        else:
-            token = SecretStr(self._slack_bot_token or "")
-        container = dependencies.current()  # SetChannelFunction's: start() runs this in its environment
+            host = urlsplit(api_url).netloc
+            url = container.install_flow.start(DEMO_USER, host)
+            state = parse_qs(urlsplit(url).query)["state"][0]
+            code = self._emulator.issue_oauth_code(
+                self._client_id, seed["team_id"], redirect_uri=f"{api_url}/slack/oauth/callback"
+            )
+            outcome = container.install_flow.finish({"code": code, "state": state}, host)
+            if not outcome.endswith("slack=connected"):
+                raise RuntimeError(f"the demo user's Add to Slack failed: {outcome}")
+            return
+        token = SecretStr(self._slack_bot_token or "")
         identity = container.slack.identify(token)
         container.installation.connect(DEMO_USER, identity.team_id, identity.team_name or identity.team_id, token)
 

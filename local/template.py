@@ -8,6 +8,7 @@ gives it (Globals plus its own), with every !Ref resolved against what was creat
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -129,15 +130,11 @@ def create_queues(sqs: Any, suffix: str = "test") -> dict[str, str]:
 def function_env(function: str, queue_urls: dict[str, str]) -> dict[str, str]:
     """The function's own Environment.Variables from the template, with !Ref resolved against
     the test's queues and the parameters' defaults."""
-    props = load_template()["Resources"][function]["Properties"]
-    variables = props.get("Environment", {}).get("Variables", {})
     env: dict[str, str] = {}
-    for name, value in variables.items():
-        if isinstance(value, dict) and "Ref" in value:
-            ref = value["Ref"]
-            env[name] = queue_urls[ref] if ref in queue_urls else str(parameter_default(ref))
-        else:
-            env[name] = str(value)
+    for name, value in function_env_raw(function).items():
+        chosen = _resolve(value, queue_urls)
+        if chosen is not _NO_VALUE:
+            env[name] = str(chosen)
     return env
 
 
@@ -152,6 +149,17 @@ def http_routes() -> dict[tuple[str, str], str]:
     return routes
 
 
+def public_routes() -> set[tuple[str, str]]:
+    """The routes without the JWT authorizer (Auth: Authorizer: NONE): Slack's own."""
+    public = set()
+    for resource in resources("AWS::Serverless::Function").values():
+        for event in resource["Properties"].get("Events", {}).values():
+            props = event["Properties"]
+            if event["Type"] == "HttpApi" and (props.get("Auth") or {}).get("Authorizer") == "NONE":
+                public.add((props["Method"].upper(), props["Path"]))
+    return public
+
+
 def function_directory(logical: str) -> str:
     return str(load_template()["Resources"][logical]["Properties"]["CodeUri"]).strip("/").split("/")[-1]
 
@@ -160,14 +168,28 @@ def environment(logical: str, resolved: dict[str, str]) -> dict[str, str]:
     """Globals' variables plus the function's own, with !Ref resolved: resources from `resolved`
     (logical id -> physical name or URL), parameters from their defaults."""
     variables = {**global_environment(), **function_env_raw(logical)}
-    return {name: str(_resolve(value, resolved)) for name, value in variables.items()}
+    chosen = {name: _resolve(value, resolved) for name, value in variables.items()}
+    return {name: str(value) for name, value in chosen.items() if value is not _NO_VALUE}
+
+
+# AWS::NoValue: the variable is left out.
+_NO_VALUE = object()
 
 
 def _resolve(value: Any, resolved: dict[str, str]) -> Any:
-    """!Ref and !If as CloudFormation would evaluate them with the parameters' defaults."""
+    """!Ref, !Sub (of names) and !If as CloudFormation would evaluate them with the parameters'
+    defaults."""
     if isinstance(value, dict) and "Ref" in value:
         ref = value["Ref"]
+        if ref == "AWS::NoValue":
+            return _NO_VALUE
         return resolved[ref] if ref in resolved else parameter_default(ref)
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        text = value["Fn::Sub"]
+        names = re.findall(r"\$\{([\w:.]+)\}", text)
+        if any(name.startswith("AWS::") or "." in name for name in names):
+            return value  # an ARN or URL of the deployed stack: nothing local to put in
+        return re.sub(r"\$\{(\w+)\}", lambda m: str(_resolve({"Ref": m.group(1)}, resolved)), text)
     if isinstance(value, dict) and "Fn::If" in value:
         condition, when_true, when_false = value["Fn::If"]
         return _resolve(when_true if condition_holds(condition, resolved) else when_false, resolved)

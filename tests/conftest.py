@@ -5,6 +5,7 @@ emulator over real HTTP, and the Lambda handlers imported from functions/ as Lam
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ from tests.support.identities import (  # re-exported: tests import them from he
     TEAM_NAME,
     USER_ID,
 )
+from tests.support.slack_app import APP_SECRETS, RETURN_URL, register
 from tests.support.sqs import QueuePoller
 from tests.support.template import create_queues, create_tables, function_env, table_env
 
@@ -169,6 +171,27 @@ def second_user(aws: AwsStack, slack: SlackEmulator, other_workspace: Workspace)
     return channel
 
 
+@pytest.fixture
+def slack_app(aws: AwsStack, slack: SlackEmulator, monkeypatch: pytest.MonkeyPatch) -> SlackEmulator:
+    """Buster's Slack app, registered in the emulator (consent page, oauth.v2.access, signed
+    events) with its credentials secret in Secrets Manager; tokens do not rotate."""
+    monkeypatch.setenv("SLACK_OAUTH_AUTHORIZE_URL", slack.authorize_url)
+    monkeypatch.setenv("DASHBOARD_RETURN_URL", RETURN_URL)
+    register(slack, aws["secretsmanager"])
+    dependencies.reset()
+    return slack
+
+
+@pytest.fixture
+def rotating_slack_app(aws: AwsStack, slack: SlackEmulator, monkeypatch: pytest.MonkeyPatch) -> SlackEmulator:
+    """The same app with token rotation turned on (tokens expire after 12 hours)."""
+    monkeypatch.setenv("SLACK_OAUTH_AUTHORIZE_URL", slack.authorize_url)
+    monkeypatch.setenv("DASHBOARD_RETURN_URL", RETURN_URL)
+    register(slack, aws["secretsmanager"], token_rotation=True)
+    dependencies.reset()
+    return slack
+
+
 _CONSUMERS = {"send": ("SendFunction", "SendQueue"), "reply": ("ReplyFunction", "ReplyQueue")}
 
 
@@ -222,7 +245,9 @@ def invoke() -> Callable[..., HttpAnswer]:
 
 # Every bot token the suite uses (the emulator's demo seed included). None may ever appear in
 # anything a test captured: service logs, slack_sdk's and botocore's logs, stdout, stderr.
-_TOKENS = (BOT_TOKEN, OTHER_TOKEN, "xoxb-demo-local-token", "xoxb-test-demo-0001")
+_TOKENS = (BOT_TOKEN, OTHER_TOKEN, "xoxb-demo-local-token", "xoxb-test-demo-0001", *APP_SECRETS)
+# Tokens the emulator issues through oauth.v2.access (bot tokens, rotating ones, refresh tokens).
+_ISSUED_TOKEN = re.compile(r"xox[a-z]\.?[\w-]*-emulated[\w.-]*|xoxe[.-][\w.-]{8,}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -235,6 +260,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         # Each phase's report carries the earlier phases' sections too: scan only its own.
         captured = "".join(content for name, content in report.sections if report.when in name)
         leaked = [token[:9] + "…" for token in _TOKENS if token in captured or token[5:] in captured]
+        leaked += [match[:9] + "…" for match in _ISSUED_TOKEN.findall(captured)]
         if leaked:
             report.outcome = "failed"
             report.longrepr = f"bot token(s) {leaked} appeared in this test's captured output"

@@ -29,6 +29,22 @@ class Settings(BaseModel):
     # How long a bot token is served from memory before Secrets Manager is asked again.
     token_cache_seconds: int = Field(alias="TOKEN_CACHE_SECONDS", default=300, ge=0, le=3600)
 
+    # The Slack app (README "Slack app lifecycle"): its credentials secret, JSON
+    # {"clientId", "clientSecret", "signingSecret"}, read through the same cache as the tokens.
+    slack_app_secret_name: str = Field(alias="SLACK_APP_SECRET_NAME", default="buster/slack/app", min_length=1)
+    # Install states, token refresh leases and Slack events already handled (all short-lived).
+    lifecycle_table: str = Field(alias="LIFECYCLE_TABLE", min_length=3)
+    oauth_authorize_url: str = Field(alias="SLACK_OAUTH_AUTHORIZE_URL", default="https://slack.com/oauth/v2/authorize")
+    # Where Slack sends the installer back; empty = this API's own /slack/oauth/callback, built
+    # from the host the request came to (set it for a custom domain with a base path).
+    oauth_redirect_url: str | None = Field(alias="SLACK_OAUTH_REDIRECT_URL", default=None)
+    # DashboardOrigin + DashboardReturnPath: the only place the OAuth callback ever redirects to.
+    dashboard_return_url: str = Field(
+        alias="DASHBOARD_RETURN_URL", default="https://app.example.com/settings/integrations"
+    )
+    # A rotating token is refreshed when it has less than this left (slack_sdk's TokenRotator default).
+    token_refresh_minutes: int = Field(alias="TOKEN_REFRESH_MINUTES", default=120, ge=1, le=600)
+
     # Messaging (the send and reply consumers; see README "Queue contract" and "Failure policy").
     deliveries_table: str = Field(alias="DELIVERIES_TABLE", min_length=3)
     # The queue a consumer reads and its dead-letter queue; only the consumers set them.
@@ -71,6 +87,13 @@ class Settings(BaseModel):
             max_receive_count=self.max_receive_count,
             reply_grace_seconds=self.reply_grace_seconds,
         )
+
+    @field_validator("oauth_authorize_url", "oauth_redirect_url", "dashboard_return_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

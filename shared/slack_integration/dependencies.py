@@ -21,17 +21,22 @@ from slack_integration.config import Settings, load_settings
 if TYPE_CHECKING:
     from slack_integration.adapters.delivery_ledger import DeliveryLedger
     from slack_integration.adapters.integrations_repository import IntegrationsRepository
+    from slack_integration.adapters.lifecycle_store import LifecycleStore
     from slack_integration.adapters.mappings_repository import MappingsRepository
     from slack_integration.adapters.queues import ConsumerQueues
     from slack_integration.adapters.slack_client import SlackGateway
+    from slack_integration.adapters.slack_oauth import SlackOAuth
+    from slack_integration.adapters.token_rotation import TokenRefresher
     from slack_integration.adapters.token_store import TokenStore
     from slack_integration.queue_consumer import QueueConsumer, RecordHandler
     from slack_integration.services.channels import ChannelService
     from slack_integration.services.delivery import DeliveryService
     from slack_integration.services.health import HealthService
+    from slack_integration.services.install_flow import InstallFlow
     from slack_integration.services.installation import InstallationService
     from slack_integration.services.reply import ReplyService
     from slack_integration.services.send import SendService
+    from slack_integration.services.slack_events import SlackEventsService
     from slack_integration.services.stats import StatsService
     from slack_integration.services.status import StatusService
     from slack_integration.services.thread import ThreadService
@@ -53,7 +58,32 @@ class Container:
     def tokens(self) -> TokenStore:
         from slack_integration.adapters.token_store import TokenStore
 
-        return TokenStore(self.settings.token_secret_prefix, self.settings.token_cache_seconds)
+        return TokenStore(
+            self.settings.token_secret_prefix,
+            self.settings.token_cache_seconds,
+            app_secret_name=self.settings.slack_app_secret_name,
+            refresher=lambda: self.token_refresher,
+            refresh_minutes=self.settings.token_refresh_minutes,
+        )
+
+    @cached_property
+    def lifecycle(self) -> LifecycleStore:
+        from slack_integration.adapters.lifecycle_store import LifecycleStore
+
+        return LifecycleStore(self.settings.lifecycle_table)
+
+    @cached_property
+    def oauth(self) -> SlackOAuth:
+        from slack_integration.adapters.slack_oauth import SlackOAuth
+
+        return SlackOAuth(self.settings.slack_api_url, self.settings.slack_timeout_seconds)
+
+    @cached_property
+    def token_refresher(self) -> TokenRefresher:
+        """Only a rotating token that is due builds this (and imports slack_sdk's oauth package)."""
+        from slack_integration.adapters.token_rotation import TokenRefresher
+
+        return TokenRefresher(self.lifecycle, self.oauth, self.settings.token_refresh_minutes)
 
     @cached_property
     def slack(self) -> SlackGateway:
@@ -168,6 +198,34 @@ class Container:
         from slack_integration.services.installation import InstallationService
 
         return InstallationService(self.integrations, self.tokens, self.slack)
+
+    @cached_property
+    def install_flow(self) -> InstallFlow:
+        from slack_integration.services.install_flow import InstallFlow
+
+        return InstallFlow(
+            lifecycle=self.lifecycle,
+            tokens=self.tokens,
+            oauth=self.oauth,
+            slack=self.slack,
+            installation=self.installation,
+            authorize_url=self.settings.oauth_authorize_url,
+            redirect_url=self.settings.oauth_redirect_url,
+            return_url=self.settings.dashboard_return_url,
+            enabled=self.settings.api_enabled,
+        )
+
+    @cached_property
+    def slack_events(self) -> SlackEventsService:
+        from slack_integration.services.slack_events import SlackEventsService
+
+        return SlackEventsService(
+            tokens=self.tokens,
+            integrations=self.integrations,
+            installation=self.installation,
+            health=self.health,
+            lifecycle_table=self.settings.lifecycle_table,
+        )
 
 
 _current: Container | None = None

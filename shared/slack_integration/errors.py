@@ -196,6 +196,54 @@ UNSUPPORTED_MEDIA_TYPE = ErrorSpec(
 TEAM_MISMATCH = ErrorSpec(
     "TEAM_MISMATCH", _K.INVALID_INPUT, "The bot token belongs to another Slack workspace than the one named."
 )
+# The Slack app lifecycle (README "Slack app lifecycle"): Add to Slack, Slack's events, token rotation.
+_START_AGAIN = "Start again with Add to Slack in the Buster dashboard."
+INSTALL_STATE_INVALID = ErrorSpec(
+    "INSTALL_STATE_INVALID", _K.INVALID_INPUT, f"This Slack connection link is not valid. {_START_AGAIN}"
+)
+INSTALL_STATE_USED = ErrorSpec(
+    "INSTALL_STATE_USED", _K.INVALID_INPUT, f"This Slack connection link was already used. {_START_AGAIN}"
+)
+INSTALL_STATE_EXPIRED = ErrorSpec(
+    "INSTALL_STATE_EXPIRED", _K.INVALID_INPUT, f"This Slack connection link expired (after 10 minutes). {_START_AGAIN}"
+)
+INSTALL_DENIED = ErrorSpec(
+    "INSTALL_DENIED", _K.INVALID_INPUT, "Slack was not connected: the permission request was cancelled in Slack."
+)
+INSTALL_EXCHANGE_FAILED = ErrorSpec(
+    "INSTALL_EXCHANGE_FAILED", _K.UPSTREAM_ERROR, f"Slack did not confirm the connection. {_START_AGAIN}"
+)
+INSTALL_SCOPES_MISSING = ErrorSpec(
+    "INSTALL_SCOPES_MISSING",
+    _K.RECONNECT_REQUIRED,
+    "Slack granted Buster fewer permissions than it needs to post notifications, so nothing was connected. "
+    "Contact Buster support.",
+)
+ENTERPRISE_INSTALL_UNSUPPORTED = ErrorSpec(
+    "ENTERPRISE_INSTALL_UNSUPPORTED",
+    _K.INVALID_INPUT,
+    "Buster connects one Slack workspace, not a whole Enterprise Grid organization. "
+    "Install it to one workspace of your organization instead.",
+)
+SLACK_APP_NOT_CONFIGURED = ErrorSpec(
+    "SLACK_APP_NOT_CONFIGURED", _K.UPSTREAM_ERROR, "Buster's Slack app is not set up yet. Contact Buster support."
+)
+SIGNATURE_INVALID = ErrorSpec(
+    "SIGNATURE_INVALID", _K.UNAUTHENTICATED, "The request does not carry a valid, current Slack signature."
+)
+# Slack redelivered an event we are still handling: answering 503 makes Slack try again later.
+EVENT_IN_PROGRESS = ErrorSpec("EVENT_IN_PROGRESS", _K.UPSTREAM_UNAVAILABLE, "This Slack event is being handled.")
+SLACK_APP_UNINSTALLED = ErrorSpec(
+    "SLACK_APP_UNINSTALLED", _K.RECONNECT_REQUIRED, f"Buster's Slack app was removed from your workspace. {_RECONNECT}"
+)
+TOKEN_REFRESH_REFUSED = ErrorSpec(
+    "TOKEN_REFRESH_REFUSED",
+    _K.RECONNECT_REQUIRED,
+    f"Slack no longer renews Buster's access to your workspace. {_RECONNECT}",
+)
+TOKEN_REFRESH_IN_PROGRESS = ErrorSpec(
+    "TOKEN_REFRESH_IN_PROGRESS", _K.UPSTREAM_UNAVAILABLE, "Buster is renewing its Slack access. Try again in a moment."
+)
 # The search for an earlier attempt's post goes on in the next attempt, from where it stopped.
 DELIVERY_LOOK_CONTINUES = ErrorSpec(
     "DELIVERY_LOOK_CONTINUES",

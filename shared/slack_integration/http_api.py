@@ -92,8 +92,12 @@ _READS_OF_SAVED_DATA = re.compile(r"^/(integration/channel|integration/stats|mes
 def _api_switch(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
     """The operator's switch (README "Operations"): while off, Slack calls and changes answer 503."""
     event = app.current_event
-    if not dependencies.current().settings.api_enabled and not (
-        event.http_method == "GET" and _READS_OF_SAVED_DATA.match(event.path)
+    # Slack's own routes are not the dashboard's: the callback redirects the browser with the
+    # code FEATURE_DISABLED itself, and Slack's events (an uninstall) are still acted on.
+    if (
+        not dependencies.current().settings.api_enabled
+        and not event.path.startswith("/slack/")
+        and not (event.http_method == "GET" and _READS_OF_SAVED_DATA.match(event.path))
     ):
         return error_response(FEATURE_DISABLED.error(retry_after=DISABLED_RETRY_AFTER_SECONDS))
     return next_middleware(app)
@@ -171,3 +175,9 @@ def caller_user_id(app: APIGatewayHttpResolver) -> str:
     if not isinstance(subject, str) or not subject.strip():
         raise UNAUTHENTICATED.error()
     return subject
+
+
+def api_host(app: APIGatewayHttpResolver) -> str:
+    """The host this request came to (API Gateway's own or a custom domain), for URLs back to us."""
+    request_context = app.current_event.raw_event.get("requestContext") or {}
+    return str(request_context.get("domainName") or "localhost")

@@ -42,3 +42,27 @@ def test_sample_event(demo_user, invoke, function, name, expected):
     answer = invoke(function, "", "", event=sample(name))
     assert answer.status == 200
     assert answer.body == expected
+
+
+def test_the_install_sample_starts_add_to_slack(slack_app, demo_user, invoke):
+    answer = invoke("installation", "", "", event=sample("install.json"))
+    assert answer.status == 200 and answer.body["url"].startswith(slack_app.authorize_url + "?")
+
+
+def test_the_callback_sample_is_refused_back_to_the_dashboard(slack_app, invoke):
+    # Its state was never issued by this stack: the browser goes back with the reason.
+    answer = invoke("installation", "", "", event=sample("oauth_callback.json"))
+    assert answer.status == 302
+    assert answer.headers["location"].endswith("?slack=error&code=INSTALL_STATE_INVALID")
+
+
+def test_the_events_sample_is_slacks_url_verification_signed_long_ago(slack_app, invoke):
+    # A recorded request: its timestamp is past Slack's 5-minute window, so it is refused.
+    answer = invoke("slack_events", "", "", event=sample("slack_events.json"))
+    assert answer.status == 401 and answer.body["code"] == "SIGNATURE_INVALID"
+
+
+def test_the_disconnect_sample_disconnects(slack_app, demo_user, invoke):
+    answer = invoke("installation", "", "", event=sample("disconnect.json"))
+    assert answer.status == 200 and answer.body == {"success": True}
+    assert dependencies.current().integrations.require("user-demo-1").is_active is False

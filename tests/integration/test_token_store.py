@@ -28,7 +28,7 @@ def secret_reads(connected):
 
 def test_token_is_stored_under_the_prefix_as_json(connected, aws):
     secret = aws["secretsmanager"].get_secret_value(SecretId=f"{SECRET_PREFIX}{connected.id}")
-    assert json.loads(secret["SecretString"]) == {"botToken": BOT_TOKEN, "teamId": TEAM_ID}
+    assert json.loads(secret["SecretString"]) == {"botToken": BOT_TOKEN, "teamId": TEAM_ID, "botUserId": "U0BUSTERBOT"}
 
 
 def test_warm_requests_read_the_secret_once(invoke, secret_reads):

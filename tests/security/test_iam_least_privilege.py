@@ -9,8 +9,9 @@ authorize, and compared with the function's `Policies` statements:
 
 (a) every action used is granted, on a resource naming that table / index / queue / secret prefix;
 (b) every action granted is used (or is in ALLOWED_UNUSED, with the reason);
-(c) no statement is wider than it needs to be: no "*" actions or resources, Secrets Manager only
-    GetSecretValue on `secret:${TokenSecretPrefix}*`.
+(c) no statement is wider than it needs to be: no "*" actions or resources; Secrets Manager only on
+    `secret:${TokenSecretPrefix}*` (read and renew; create only for the install, delete only for
+    disconnect and uninstall) and GetSecretValue on the Slack app's own secret.
 
 Only calls made while a function's handler runs are counted: the pollers' ReceiveMessage /
 DeleteMessageBatch (Lambda's event source mapping does those, with the permissions SAM adds for the
@@ -37,11 +38,13 @@ from tests.conftest import (
     OTHER_TEAM_ID,
     OTHER_TOKEN,
     SECRET_PREFIX,
+    TEAM_ID,
     USER_ID,
 )
 from tests.support.aws import AwsStack
 from tests.support.events import HttpAnswer, LambdaContext, sample
 from tests.support.functions import load_function
+from tests.support.slack_app import consent, envelope, public_event, renewal_due, signed
 from tests.support.sqs import QueuePoller, dead_letters
 
 OTHER_USER = "user-2"
@@ -57,8 +60,17 @@ TEMPLATE_RESOURCES = load_template()["Resources"]
 Resource = tuple[Any, ...]
 
 # Granted but legitimately not used by the scenario: {principal: {(action, resource): why}}.
-# Empty on purpose: a grant nothing uses is a finding, not something to wave through.
-ALLOWED_UNUSED: dict[str, dict[tuple[str, Resource], str]] = {}
+# A grant nothing uses is a finding, not something to wave through: each entry says where the
+# grant is exercised instead.
+ALLOWED_UNUSED: dict[str, dict[tuple[str, Resource], str]] = {
+    "SlackEventsFunction": {
+        ("dynamodb:DeleteItem", ("table", "LifecycleTable", None)): (
+            "Powertools idempotency deletes an event's in-progress record when handling fails, so "
+            "Slack's retry is handled; staging that needs a broken table, which this scenario's "
+            "recorder cannot name (test_slack_events.py::test_a_failure_while_handling_lets_slack_redeliver)"
+        ),
+    },
+}
 
 # DynamoDB has no IAM action for transactions: each item is authorized as its own operation
 # (AWS docs, "Using IAM with DynamoDB transactions").
@@ -75,6 +87,15 @@ _SQS_BATCH_ACTIONS = {
     "SendMessageBatch": "SendMessage",
 }
 _SECRET_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${TokenSecretPrefix}*"
+# Secrets Manager appends "-" and 6 random characters to a secret's name in its ARN.
+_APP_SECRET_ARN = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SlackAppSecretName}-??????"
+)
+# Who may do what to the bot tokens beyond reading and renewing them.
+_TOKEN_WRITERS = {
+    "secretsmanager:CreateSecret": {"InstallationFunction"},
+    "secretsmanager:DeleteSecret": {"InstallationFunction", "SlackEventsFunction"},
+}
 
 
 # -- recording ------------------------------------------------------------------------------------
@@ -184,8 +205,8 @@ def iam_requests(call: AwsCall, names: Names) -> list[tuple[str, Resource]]:
     if call.service == "sqs":
         action = _SQS_BATCH_ACTIONS.get(operation, operation)
         return [(f"sqs:{action}", names.queue(params["QueueUrl"]))]
-    if call.service == "secretsmanager" and "SecretId" in params:
-        return [(f"secretsmanager:{operation}", ("secret", params["SecretId"]))]
+    if call.service == "secretsmanager" and ("SecretId" in params or "Name" in params):
+        return [(f"secretsmanager:{operation}", ("secret", params.get("SecretId") or params["Name"]))]
     return [(f"{call.service}:{operation}", ("unknown", f"{call.service} {sorted(params)}"))]
 
 
@@ -221,6 +242,8 @@ def resolve(resource: Any) -> Resource:
                 return ("table", table, name)
         if text == _SECRET_ARN:
             return ("secret", parameter_default("TokenSecretPrefix"))
+        if text == _APP_SECRET_ARN:
+            return ("app-secret", parameter_default("SlackAppSecretName"))
     raise Unresolvable(f"cannot tell what this Resource names: {resource!r}")
 
 
@@ -229,6 +252,8 @@ def covers(granted: Resource, used: Resource) -> bool:
         return True
     if granted[0] == "secret":
         return used[0] == "secret" and isinstance(used[1], str) and used[1].startswith(granted[1])
+    if granted[0] == "app-secret":
+        return used[0] == "secret" and used[1] == granted[1]
     return granted == used
 
 
@@ -324,11 +349,22 @@ def test_no_statement_is_wider_than_the_resources_it_names(principal):
         named = [resolve(resource) for resource in _as_list(statement["Resource"])]  # raises if unnamed
         assert ("*",) not in named, f"{principal}/{sid}: Resource '*' where the resource can be named"
         secret_actions = [a for a in actions if a.startswith("secretsmanager:")]
-        secret_resources = [r for r in named if r[0] == "secret"]
+        secret_resources = [r for r in named if r[0] in ("secret", "app-secret")]
         if secret_actions or secret_resources:
-            assert actions == ["secretsmanager:GetSecretValue"], f"{principal}/{sid}: {actions}"
+            assert len(named) == 1 and secret_actions == actions, (
+                f"{principal}/{sid}: secrets in a statement of their own"
+            )
+            if named[0][0] == "app-secret":
+                assert actions == ["secretsmanager:GetSecretValue"], f"{principal}/{sid}: {actions}"
+                assert statement["Resource"] == {"Fn::Sub": _APP_SECRET_ARN}, f"{principal}/{sid}"
+                continue
             assert named == [("secret", parameter_default("TokenSecretPrefix"))], f"{principal}/{sid}"
             assert statement["Resource"] == {"Fn::Sub": _SECRET_ARN}, f"{principal}/{sid}"
+            for action in actions:
+                allowed = {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+                assert action in allowed or principal in _TOKEN_WRITERS.get(action, set()), (
+                    f"{principal}/{sid}: {action} on the bot tokens"
+                )
 
 
 def test_the_token_prefix_cannot_reach_other_secrets():
@@ -373,6 +409,14 @@ def _connect_other_user() -> None:
     dependencies.current().installation.connect(OTHER_USER, OTHER_TEAM_ID, "Globex", SecretStr(OTHER_TOKEN))
 
 
+def renew_on_next_call(slack: Any, aws: AwsStack, user_id: str = USER_ID) -> None:
+    """The user's token rotates and is due: the scenario's next Slack call renews it first
+    (every function that reads tokens may be the one that renews)."""
+    found = dependencies.current().integrations.get_by_user(user_id)
+    assert found is not None
+    renewal_due(slack, aws, found.id, found.team_id)
+
+
 def test_list_channels_function(aws, slack, notification_channel, invoke, recorder):
     call = http(recorder, invoke)
     routes = [route for route, directory in http_routes().items() if directory == "list_channels"]
@@ -385,6 +429,8 @@ def test_list_channels_function(aws, slack, notification_channel, invoke, record
     assert call("list_channels", "GET", "/integration/channels").status == 503
     slack.set_token_status(BOT_TOKEN, "revoked")  # flags the integration needs_reconnect
     assert call("list_channels", "GET", "/integration/channels").body["code"] == "SLACK_TOKEN_REVOKED"
+    renew_on_next_call(slack, aws)  # a reconnect with token rotation, due for renewal
+    assert call("list_channels", "GET", "/integration/channels").status == 200
 
     assert_least_privilege("ListChannelsFunction", recorder, aws)
 
@@ -410,6 +456,8 @@ def test_set_channel_function(aws, slack, workspace, notification_channel, invok
     slack.set_token_status(BOT_TOKEN, "revoked")
     answer = call("set_channel", "PUT", path, body={"channelId": workspace.channels["general"]["id"]})
     assert answer.body["code"] == "SLACK_TOKEN_REVOKED"
+    renew_on_next_call(slack, aws)
+    assert call("set_channel", "PUT", path, body={"channelId": workspace.channels["general"]["id"]}).status == 200
 
     assert_least_privilege("SetChannelFunction", recorder, aws)
 
@@ -423,6 +471,8 @@ def test_status_function(aws, slack, notification_channel, invoke, recorder):
     assert call("status", "GET", "/integration/status").body["code"] == "SLACK_TOKEN_REVOKED"
     slack.inject_fault("auth.test", "ratelimited", retry_after=5)
     assert call("status", "GET", "/integration/status").status == 200
+    renew_on_next_call(slack, aws)
+    assert call("status", "GET", "/integration/status").body["canSend"] is True
 
     assert_least_privilege("StatusFunction", recorder, aws)
 
@@ -434,6 +484,7 @@ def test_thread_function(aws, slack, notification_channel, producer, consumer, i
     consumer("reply").drain()
     call = http(recorder, invoke)
 
+    renew_on_next_call(slack, aws)
     answer = call("thread", "GET", "/messages/deploy-7/thread", query={"slack": "true"})
     assert answer.status == 200 and answer.body["slack"]["available"] is True
     assert len(answer.body["replies"]) == 1
@@ -462,6 +513,7 @@ def test_stats_function(aws, slack, notification_channel, producer, consumer, in
 
 def test_health_function(aws, slack, notification_channel, other_workspace, recorder):
     _connect_other_user()  # checked too: needs_new_channel
+    renew_on_next_call(slack, aws)
     handler = recorder.wrap("HealthFunction", load_function("health").lambda_handler)
 
     summary = handler(sample("health.json"), LambdaContext("health", remaining_ms=300_000))
@@ -472,6 +524,7 @@ def test_health_function(aws, slack, notification_channel, other_workspace, reco
 
 def test_send_function(aws, slack, notification_channel, other_workspace, producer, consumer, recorder):
     _connect_other_user()
+    renew_on_next_call(slack, aws)
     send = recorded_consumer(recorder, consumer("send"), "SendFunction")
     producer.send(USER_ID, {"text": "tracked"}, internal_message_id="iam-send-1")
     producer.send(USER_ID, {"text": "untracked"})
@@ -497,6 +550,7 @@ def test_reply_function(aws, slack, notification_channel, second_user, producer,
     consumer("send").drain()
     reply = recorded_consumer(recorder, consumer("reply"), "ReplyFunction")
 
+    renew_on_next_call(slack, aws)
     producer.reply("iam-reply-ok", {"text": "to every thread"})  # Query of the mappings
     producer.reply("iam-reply-ok", {"text": "to USER_ID's thread"}, user_id=USER_ID)  # GetItem of one mapping
     reply.drain()
@@ -527,6 +581,60 @@ def test_reply_function(aws, slack, notification_channel, second_user, producer,
     assert early is not None and len(early.failed) == 1
 
     assert_least_privilege("ReplyFunction", recorder, aws)
+
+
+def test_installation_function(aws, rotating_slack_app, workspace, invoke, recorder):
+    slack = rotating_slack_app
+    call = http(recorder, invoke)
+    assert sorted(route for route, d in http_routes().items() if d == "installation") == [
+        ("DELETE", "/integration"),
+        ("GET", "/slack/oauth/callback"),
+        ("POST", "/integration/install"),
+    ]
+
+    def finish(query: dict[str, str]) -> str:
+        event = public_event("GET", "/slack/oauth/callback", query=query)
+        return str(call("installation", "GET", "/slack/oauth/callback", event=event).headers["location"])
+
+    url = call("installation", "POST", "/integration/install").body["url"]
+    assert finish(consent(url, workspace.team_id)).endswith("?slack=connected")  # creates the token secret
+    url = call("installation", "POST", "/integration/install").body["url"]
+    assert finish(consent(url, workspace.team_id)).endswith("?slack=connected")  # replaces it
+    assert "INSTALL_STATE_INVALID" in finish({"state": "forged", "code": "1"})
+    renew_on_next_call(slack, aws)
+    assert call("installation", "DELETE", "/integration").status == 200  # renews, revokes, deletes
+    assert call("installation", "DELETE", "/integration", user_id=UNKNOWN_USER).status == 404
+
+    assert_least_privilege("InstallationFunction", recorder, aws)
+
+
+def test_slack_events_function(aws, rotating_slack_app, notification_channel, invoke, recorder):
+    slack = rotating_slack_app
+    call = http(recorder, invoke)
+    channel = notification_channel["id"]
+
+    def deliver(event_id: str, event: dict[str, Any]) -> int:
+        request = signed(envelope(TEAM_ID, event, event_id=event_id))
+        return call("slack_events", "POST", "/slack/events", event=request).status
+
+    assert (
+        call(
+            "slack_events", "POST", "/slack/events", event=signed({"type": "url_verification", "challenge": "c"})
+        ).status
+        == 200
+    )
+    forged = signed(envelope(TEAM_ID, {"type": "app_uninstalled"}), secret="forged")
+    assert call("slack_events", "POST", "/slack/events", event=forged).status == 401
+    slack.archive_channel(TEAM_ID, channel)
+    assert deliver("Ev1", {"type": "channel_archive", "channel": channel}) == 200
+    assert deliver("Ev1", {"type": "channel_archive", "channel": channel}) == 200  # a redelivery
+    slack.unarchive_channel(TEAM_ID, channel)
+    renew_on_next_call(slack, aws)
+    assert deliver("Ev2", {"type": "channel_unarchive", "channel": channel}) == 200  # checks with Slack
+    assert deliver("Ev3", {"type": "channel_rename", "channel": {"id": channel, "name": "renamed"}}) == 200
+    assert deliver("Ev4", {"type": "app_uninstalled"}) == 200  # deletes the token
+
+    assert_least_privilege("SlackEventsFunction", recorder, aws)
 
 
 def test_message_producer_policy(aws, slack, recorder):
@@ -578,6 +686,8 @@ SCENARIOS = {
     "SendFunction": test_send_function,
     "ReplyFunction": test_reply_function,
     "MessageProducerPolicy": test_message_producer_policy,
+    "InstallationFunction": test_installation_function,
+    "SlackEventsFunction": test_slack_events_function,
 }
 
 

@@ -20,6 +20,7 @@ from slack_integration.services.delivery import DeliveryFailed, RecordMeta
 from tests.conftest import BOT_TOKEN, OTHER_TEAM_ID, OTHER_TOKEN, OTHER_USER, TEAM_ID, TEAM_NAME, USER_ID
 from tests.support.aws import AwsStack
 from tests.support.events import HttpAnswer
+from tests.support.slack_app import API_HOST, consent
 from tests.support.sqs import dead_letters
 
 TOKENS = (BOT_TOKEN, OTHER_TOKEN)
@@ -95,12 +96,11 @@ FAULTS = {
 
 def _every_answer(invoke, slack, channel_id: str, *, faults: bool) -> list[tuple[str, HttpAnswer]]:
     answers = []
-    for (method, path), directory in sorted(http_routes().items()):
-        for request in _requests(method, path, channel_id):
-            kwargs = {k: v for k, v in request.items() if k not in ("method", "path")}
-            for user in (USER_ID, OTHER_USER, "user-nobody", None):
-                answer = invoke(directory, request["method"], request["path"], user_id=user, **kwargs)
-                answers.append((f"{user} {request}", answer))
+    routes = sorted(http_routes().items())
+    # DELETE /integration disconnects: asked last, once everything else has been answered.
+    disconnect = [route for route in routes if route[0][0] == "DELETE"]
+    for (method, path), directory in [route for route in routes if route not in disconnect]:
+        answers += _answers_of(invoke, method, path, directory, channel_id)
     for directory, method, path, kwargs, slack_method in FAULTED if faults else []:
         for fault, (times, users) in FAULTS.items():
             for user in users:
@@ -111,6 +111,18 @@ def _every_answer(invoke, slack, channel_id: str, *, faults: bool) -> list[tuple
                 answers.append((f"{user} {method} {path} {kwargs} {fault}", answer))
                 # Every armed fault was used here, so none is left to hit a later request.
                 assert _fired(slack, slack_method, fault) - fired_before == times, (directory, fault)
+    for (method, path), directory in disconnect:
+        answers += _answers_of(invoke, method, path, directory, channel_id)
+    return answers
+
+
+def _answers_of(invoke, method: str, path: str, directory: str, channel_id: str) -> list[tuple[str, HttpAnswer]]:
+    answers = []
+    for request in _requests(method, path, channel_id):
+        kwargs = {k: v for k, v in request.items() if k not in ("method", "path")}
+        for user in (USER_ID, OTHER_USER, "user-nobody", None):
+            answer = invoke(directory, request["method"], request["path"], user_id=user, **kwargs)
+            answers.append((f"{user} {request}", answer))
     return answers
 
 
@@ -139,7 +151,16 @@ def test_no_token_in_any_http_answer(token_state, aws, slack, workspace, tracked
 # -- dead letters and DynamoDB items --------------------------------------------------------------------
 
 
-def test_no_token_in_dead_letters_or_any_table(aws, slack, notification_channel, second_user, producer, consumer):
+def test_no_token_in_dead_letters_or_any_table(aws, slack_app, notification_channel, second_user, producer, consumer):
+    slack = slack_app
+    # A third user connects through Add to Slack (install states, the token Slack issued).
+    flow = dependencies.current().install_flow
+    assert flow.finish(consent(flow.start("user-3", API_HOST), TEAM_ID), API_HOST).endswith("=connected")
+    issued = json.loads(
+        aws["secretsmanager"].get_secret_value(
+            SecretId=dependencies.current().tokens.secret_name(dependencies.current().integrations.require("user-3").id)
+        )["SecretString"]
+    )["botToken"]
     # Deliveries and replies for both users, then each kind of failure that dead-letters.
     for user in (USER_ID, OTHER_USER):
         producer.send(user, {"text": "first"}, internal_message_id=f"dl-{user}")
@@ -167,10 +188,11 @@ def test_no_token_in_dead_letters_or_any_table(aws, slack, notification_channel,
         assert tokens_in(json.dumps(entry)) == [], entry["attributes"]
 
     items = scan_all_tables(aws)
-    assert {"IntegrationsTable", "MessageMappingsTable", "DeliveriesTable"} == set(items)
+    assert {"IntegrationsTable", "MessageMappingsTable", "DeliveriesTable", "LifecycleTable"} == set(items)
     assert all(items.values()), "every table holds items the scan could search"
     for table, found in items.items():
-        assert tokens_in(json.dumps(found, default=str)) == [], table
+        text = json.dumps(found, default=str)
+        assert tokens_in(text) == [] and issued not in text and issued[5:] not in text, table
 
 
 def scan_all_tables(aws: AwsStack) -> dict[str, list[dict[str, Any]]]:

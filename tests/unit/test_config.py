@@ -10,6 +10,7 @@ VALID = {
     "INTEGRATIONS_TABLE": "integrations",
     "MESSAGE_MAPPINGS_TABLE": "mappings",
     "DELIVERIES_TABLE": "deliveries",
+    "LIFECYCLE_TABLE": "lifecycle",
     "TOKEN_SECRET_PREFIX": "buster/slack/bot-token/",
 }
 
@@ -19,6 +20,16 @@ def test_defaults():
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.token_cache_seconds == 300
     assert settings.slack_timeout_seconds == 5.0
+    assert settings.slack_app_secret_name == "buster/slack/app"
+    assert settings.oauth_authorize_url == "https://slack.com/oauth/v2/authorize"
+    assert settings.oauth_redirect_url is None
+    assert settings.token_refresh_minutes == 120
+
+
+@pytest.mark.parametrize("name", ["SLACK_OAUTH_AUTHORIZE_URL", "SLACK_OAUTH_REDIRECT_URL", "DASHBOARD_RETURN_URL"])
+def test_lifecycle_urls_must_be_http_urls(name):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**VALID, name: "javascript:alert(1)"})
 
 
 def test_missing_variables_are_named():

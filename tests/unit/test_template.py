@@ -21,7 +21,14 @@ ROUTES = {
     ("GET", "/integration/status"): "status",
     ("GET", "/messages/{internalMessageId}/thread"): "thread",
     ("GET", "/integration/stats"): "stats",
+    # The Slack app lifecycle.
+    ("POST", "/integration/install"): "installation",
+    ("GET", "/slack/oauth/callback"): "installation",
+    ("DELETE", "/integration"): "installation",
+    ("POST", "/slack/events"): "slack_events",
 }
+# Slack's own routes: Slack's redirect (the single-use state is the proof) and Slack's signed events.
+PUBLIC_ROUTES = {("GET", "/slack/oauth/callback"), ("POST", "/slack/events")}
 
 
 def _http_routes() -> dict[tuple[str, str], str]:
@@ -63,17 +70,23 @@ def test_every_function_is_a_thin_app_py_with_a_lambda_handler(name):
     assert "boto3" not in source and "WebClient" not in source
 
 
-def test_every_route_requires_the_jwt_authorizer():
+def test_every_dashboard_route_requires_the_jwt_authorizer():
     api = resources("AWS::Serverless::HttpApi")["HttpApi"]["Properties"]
     assert api["Auth"]["DefaultAuthorizer"] == "DashboardJwt"
     jwt = api["Auth"]["Authorizers"]["DashboardJwt"]["JwtConfiguration"]
     assert jwt == {"issuer": {"Ref": "JwtIssuer"}, "audience": [{"Ref": "JwtAudience"}]}
     for resource in FUNCTIONS.values():
         for event in resource["Properties"].get("Events", {}).values():
-            assert "Auth" not in event["Properties"], "no route may opt out of the authorizer"
+            props = event["Properties"]
+            if (props.get("Method"), props.get("Path")) in PUBLIC_ROUTES:
+                assert props["Auth"] == {"Authorizer": "NONE"}
+            else:
+                assert "Auth" not in props, "no dashboard route may opt out of the authorizer"
 
 
-def test_secrets_access_is_read_only_and_scoped_to_the_token_prefix():
+def test_secrets_access_is_scoped_to_the_token_prefix_and_the_app_secret():
+    """Bot tokens: read and renewed by every function that calls Slack, written by the install,
+    deleted by disconnect and uninstall; the app's credentials: read only. Nothing else."""
     for name, resource in FUNCTIONS.items():
         for policy in resource["Properties"]["Policies"]:
             for statement in policy["Statement"]:
@@ -81,8 +94,17 @@ def test_secrets_access_is_read_only_and_scoped_to_the_token_prefix():
                 assert all("*" not in action for action in actions), name
                 assert statement["Resource"] != "*", name
                 if any(action.startswith("secretsmanager:") for action in actions):
-                    assert actions == ["secretsmanager:GetSecretValue"]
-                    assert statement["Resource"]["Fn::Sub"].endswith(":secret:${TokenSecretPrefix}*")
+                    target = statement["Resource"]["Fn::Sub"]
+                    if target.endswith(":secret:${SlackAppSecretName}-??????"):
+                        assert actions == ["secretsmanager:GetSecretValue"], name
+                        continue
+                    assert target.endswith(":secret:${TokenSecretPrefix}*"), name
+                    writes = set(actions) - {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+                    allowed = {
+                        "InstallationFunction": {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"},
+                        "SlackEventsFunction": {"secretsmanager:DeleteSecret"},
+                    }.get(name, set())
+                    assert writes <= allowed, (name, writes)
 
 
 def test_every_required_setting_is_declared_by_the_template():
@@ -102,7 +124,11 @@ def test_tables_have_the_keys_design_md_fixes():
     ]
     assert {index["IndexName"] for index in mappings["GlobalSecondaryIndexes"]} == {"bySlackTs", "byIntegration"}
     integrations = tables["IntegrationsTable"]["Properties"]
-    assert {index["IndexName"] for index in integrations["GlobalSecondaryIndexes"]} == {"byId", "byHealthCheck"}
+    assert {index["IndexName"] for index in integrations["GlobalSecondaryIndexes"]} == {
+        "byId",
+        "byHealthCheck",
+        "byTeam",
+    }
     for table in tables.values():
         assert table["DeletionPolicy"] == "Retain"
         assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True

@@ -135,12 +135,55 @@ class IntegrationsRepository(aws.DynamoTable):
         except ServiceError as err:
             logger.warning("Could not reserve Slack reads for recovery", extra={"code": err.code})
 
-    def deactivate(self, integration: Integration) -> Integration:
-        return self._update(
-            integration,
-            f"SET isActive = :false, healthStatus = :status, updatedAt = :now REMOVE {SWEEP_ATTRIBUTE}",
-            {":false": False, ":status": HealthStatus.NEEDS_RECONNECT.value, ":now": utc_now()},
-        )
+    def deactivate(self, integration: Integration, error_code: str | None = None) -> Integration:
+        """Inactive until the user reconnects; `error_code` says why (the status route shows it)."""
+        values: dict[str, Any] = {":false": False, ":status": HealthStatus.NEEDS_RECONNECT.value, ":now": utc_now()}
+        expression = "SET isActive = :false, healthStatus = :status, updatedAt = :now"
+        if error_code:
+            expression += ", lastErrorCode = :code"
+            values[":code"] = error_code
+        return self._update(integration, f"{expression} REMOVE {SWEEP_ATTRIBUTE}", values)
+
+    def by_team(self, team_id: str) -> list[Integration]:
+        """Every integration connected to a Slack workspace (Slack's events name the workspace;
+        several Buster users may have connected the same one)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "byTeam",
+            "KeyConditionExpression": "teamId = :team",
+            "ExpressionAttributeValues": {":team": {"S": team_id}},
+        }
+        found: list[Integration] = []
+        while True:
+            try:
+                answer = self._ddb.query(**arguments)
+            except (BotoCoreError, ClientError) as exc:
+                raise aws.unavailable(exc, "Query integrations.byTeam") from exc
+            found.extend(Integration.from_item(_from_ddb(item)) for item in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return found
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def rename_channel(self, integration: Integration, channel_id: str, name: str) -> Integration:
+        """Follow a rename in Slack, unless the user has chosen another channel meanwhile."""
+        try:
+            answer = self._ddb.update_item(
+                TableName=self._table,
+                Key={"userId": {"S": integration.user_id}},
+                UpdateExpression="SET notificationChannelName = :name, updatedAt = :now",
+                ConditionExpression="id = :id AND notificationChannelId = :cid",
+                ExpressionAttributeValues=_to_ddb(
+                    {":id": integration.id, ":cid": channel_id, ":name": name, ":now": utc_now()}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                raise INTEGRATION_CHANGED.error() from exc
+            raise aws.unavailable(exc, "UpdateItem integrations (rename)") from exc
+        except BotoCoreError as exc:
+            raise aws.unavailable(exc, "UpdateItem integrations (rename)") from exc
+        return Integration.from_item(_from_ddb(answer["Attributes"]))
 
     def stalest(self, *, checked_before: str, page_size: int) -> Iterator[list[Integration]]:
         """Active integrations last checked before `checked_before`, stalest first, page by page

@@ -16,6 +16,7 @@ Retry policy, decided per kind of call rather than left to slack_sdk's defaults:
 from __future__ import annotations
 
 import http.client
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.error import URLError
@@ -45,7 +46,9 @@ def read_retry_handlers() -> list[RetryHandler]:
     ]
 
 
-def build_web_client(base_url: str, timeout_seconds: float, *, idempotent_calls: bool) -> WebClient:
+def build_web_client(
+    base_url: str, timeout_seconds: float, *, idempotent_calls: bool, logger: logging.Logger | None = None
+) -> WebClient:
     """One token-less WebClient per container; each call passes the integration's token.
 
     slack_sdk turns a per-call `token=` into the Authorization header and redacts that header in
@@ -55,10 +58,11 @@ def build_web_client(base_url: str, timeout_seconds: float, *, idempotent_calls:
         base_url=base_url,
         timeout=timeout_seconds,  # type: ignore[arg-type]  # urllib takes float seconds
         retry_handlers=read_retry_handlers() if idempotent_calls else [],
+        logger=logger,
     )
 
 
-_SLACK_FAILURES = (SlackClientError, URLError, OSError, http.client.HTTPException)
+SLACK_FAILURES = (SlackClientError, URLError, OSError, http.client.HTTPException)
 
 # conversations.history / .replies: at most 15 a page (and 1 call a minute) for distributed apps
 # outside the Slack Marketplace; asking for more would be silently cut to 15 anyway.
@@ -233,7 +237,7 @@ class SlackGateway:
     def _with_token(self, token: SecretStr, request: Callable[[str], T]) -> T:
         try:
             return request(token.get_secret_value())
-        except _SLACK_FAILURES as exc:
+        except SLACK_FAILURES as exc:
             error = translate(exc)
             logger.info(
                 "Slack call failed",

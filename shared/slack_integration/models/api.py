@@ -167,3 +167,15 @@ class MessagingStats(_Wire):
     latency: LatencyStats
     integrations: IntegrationCounts
     truncated: bool = False
+
+
+class InstallStarted(_Wire):
+    """POST /integration/install: send the browser here (Slack's consent screen)."""
+
+    url: str
+
+
+class Disconnected(_Wire):
+    """DELETE /integration."""
+
+    success: bool = True

@@ -1,9 +1,11 @@
 """Connecting and disconnecting a user's Slack workspace.
 
-`connect` takes a bot token (today from the operator's `admin connect`; an OAuth install would
-call it with the token Slack's code exchange returns). The token is checked with auth.test
-*before* anything is stored, so a mistyped or revoked token never becomes an integration that
-fails later in a background job.
+Two ways in, one way to save: `install` takes what Slack's code exchange returned (Add to
+Slack, services/install_flow.py), `connect` a bot token an operator pasted (`admin connect`),
+checked with auth.test *before* anything is stored, so a mistyped or revoked token never becomes
+an integration that fails later in a background job. Both keep the integration id across
+reconnects (mappings, delivery records and the token secret are keyed by it), and keep the
+notification channel only when the workspace is the same.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pydantic import SecretStr
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
 from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.adapters.token_store import TokenStore
-from slack_integration.errors import TEAM_MISMATCH, ServiceError
+from slack_integration.errors import TEAM_MISMATCH, ErrorSpec, ServiceError
+from slack_integration.models.installation import Installed, StoredToken
 from slack_integration.models.integration import HealthStatus, Integration, utc_now
 from slack_integration.observability import logger
 
@@ -30,26 +33,41 @@ class InstallationService:
         identity = self._slack.identify(bot_token)
         if identity.team_id != team_id:
             raise TEAM_MISMATCH.error(detail=f"the token is for workspace {identity.team_id}, not {team_id}")
+        token = StoredToken(bot_token=bot_token, team_id=team_id, bot_user_id=identity.user_id)
+        return self._save(user_id, team_id, team_name, identity.user_id, token)
+
+    def install(self, user_id: str, installed: Installed) -> Integration:
+        """Save an install Slack's code exchange vouched for (team, bot user, token)."""
+        assert installed.team_id is not None
+        team_name = installed.team_name or installed.team_id
+        return self._save(user_id, installed.team_id, team_name, installed.bot_user_id, installed.token)
+
+    def _save(
+        self, user_id: str, team_id: str, team_name: str, bot_user_id: str | None, token: StoredToken
+    ) -> Integration:
         existing = self._integrations.get_by_user(user_id)
-        # Keep the id across reconnects: message mappings and the token secret are keyed by it.
         integration_id = existing.id if existing else str(uuid.uuid4())
         same_team = existing is not None and existing.team_id == team_id
+        if existing is not None and existing.is_active and not same_team:
+            # Another workspace's token is about to be overwritten: revoke it rather than leave
+            # a live token nobody holds any more.
+            self._revoke_quietly(existing)
         integration = Integration(
             id=integration_id,
             user_id=user_id,
             team_id=team_id,
             team_name=team_name,
-            bot_user_id=identity.user_id,
+            bot_user_id=bot_user_id,
             # A channel id means nothing in another workspace: keep the choice only for the same team.
             notification_channel_id=existing.notification_channel_id if same_team and existing else None,
             notification_channel_name=existing.notification_channel_name if same_team and existing else None,
             is_active=True,
             health_status=HealthStatus.UNKNOWN,
-            # auth.test just vouched for the token; the sweep checks the rest in stalest-first order.
+            # Slack just vouched for the token; the sweep checks the rest in stalest-first order.
             health_checked_at=utc_now(),
             created_at=existing.created_at if existing else utc_now(),
         )
-        self._tokens.put(integration_id, bot_token, team_id)
+        self._tokens.put(integration_id, token)
         self._integrations.put(integration)
         logger.info("Slack workspace connected", extra={"integration_id": integration_id, "team_id": team_id})
         return integration
@@ -69,6 +87,20 @@ class InstallationService:
         updated = self._integrations.deactivate(integration)
         logger.info("Slack workspace disconnected", extra={"integration_id": integration.id})
         return updated
+
+    def uninstalled(self, integration: Integration, reason: ErrorSpec) -> Integration:
+        """Slack says the app is gone from the workspace (or its bot token revoked): forget the
+        token (Slack already voided it) and deactivate, recording why for the status route."""
+        self._tokens.delete(integration.id)
+        updated = self._integrations.deactivate(integration, reason.code)
+        logger.info("Slack install removed in Slack", extra={"integration_id": integration.id, "code": reason.code})
+        return updated
+
+    def _revoke_quietly(self, integration: Integration) -> None:
+        try:
+            self._revoke(integration)
+        except ServiceError as err:
+            logger.warning("Could not revoke the previous workspace's token", extra={"code": err.code})
 
     def _revoke(self, integration: Integration) -> None:
         try:

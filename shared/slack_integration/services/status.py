@@ -1,7 +1,9 @@
 """GET /integration/status: can Buster post to the user's notification channel right now?
 
 A live health check (services/health.py), cached for a minute per user; when Slack throttles
-the check, the answer comes from the last recorded check, uncached.
+the check, the answer comes from the last recorded check, uncached. The cached answer is only
+served while the stored integration still says what it said then (one GetItem): a disconnect,
+an uninstall or an archived channel reported by Slack's events shows at once, not a minute later.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ class StatusService:
         self._cache = TtlCache(cache_seconds)
 
     def status(self, user_id: str) -> CapabilityStatus:
-        cached = self._cache.get(user_id)
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
         integration = self._integrations.get_by_user(user_id)
+        cached = self._cache.get(user_id)
+        if cached is not None and integration is not None and cached[0] == _fingerprint(integration):
+            return cached[1]  # type: ignore[no-any-return]
         if integration is None:
             # Not an error for this route: "nothing connected" is a status the dashboard shows.
             error = INTEGRATION_NOT_FOUND.error()
@@ -41,8 +43,22 @@ class StatusService:
         answer = _status(integration, report.status, report.error.code if report.error else None, report.error)
         answer.checked_at = report.checked_at
         answer.missing_scopes = list(report.missing_scopes) or None
-        self._cache.put(user_id, answer)
+        # As the integration reads once the check is recorded: the next call serves this answer.
+        self._cache.put(user_id, (_fingerprint(integration, report.status, answer.code), answer))
         return answer
+
+
+def _fingerprint(
+    integration: Integration, status: HealthStatus | None = None, code: str | None = None
+) -> tuple[object, ...]:
+    return (
+        integration.id,
+        integration.is_active,
+        integration.team_id,
+        integration.notification_channel_id,
+        status or integration.health_status,
+        code if status is not None else integration.last_error_code,
+    )
 
 
 def _status(
