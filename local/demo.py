@@ -12,6 +12,8 @@ all of them did.
   5. reply to it in its thread                   producer.reply -> reply queue -> reply function
   6. show the thread                             GET /messages/{id}/thread?slack=true
   7. show the stats and the status               GET /integration/stats, GET /integration/status
+  8. Slack says the app was uninstalled          a signed app_uninstalled event -> POST /slack/events
+  9. Add to Slack again                          the same integration, the same channel, sending again
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Demo:
             ("Reply to it through the reply queue", self.reply),
             ("Show the thread", self.thread),
             ("Show the stats and the status", self.stats),
+            ("Slack tells the stack the app was uninstalled from the workspace", self.uninstall),
+            ("Add to Slack again: the same integration and channel", self.reconnect),
         ]
         self.say(f"Buster Slack messaging demo against {self.info.api_url} (Slack: {self.info.slack_mode})\n")
         for number, (title, step) in enumerate(steps, start=1):
@@ -180,6 +184,38 @@ class Demo:
         status, capability = self.api("GET", "/integration/status")
         self.expect(status == 200 and capability["canSend"] is True, f"status says it cannot send: {capability}")
         self.say(f"   status: canSend {capability['canSend']}, health {capability['healthStatus']}")
+
+    def uninstall(self) -> None:
+        if self.info.slack_mode != "emulator":
+            self.say("   (a real workspace: not uninstalled by the demo)")
+            return
+        emulator = self.info.slack_api_url.removesuffix("/").removesuffix("/api")
+        seed = json.loads(DEMO_SEED.read_text())["workspaces"][0]
+        request = urllib.request.Request(  # noqa: S310 - the emulator's control endpoint, on loopback
+            f"{emulator}/_emulator/uninstall",
+            data=json.dumps({"team_id": seed["team_id"]}).encode(),
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback only
+            deliveries = json.loads(answer.read())["deliveries"]
+        for delivery in deliveries:
+            self.say(f"   Slack -> POST /slack/events {delivery['event_type']}: {delivery['status']}")
+            self.expect(delivery["status"] == 200, f"the stack answered {delivery['event_type']} with {delivery}")
+        _, capability = self.api("GET", "/integration/status")
+        self.expect(capability["healthStatus"] == "needs_reconnect", f"status after the uninstall: {capability}")
+        self.say(f"   status: canSend {capability['canSend']}, {capability['code']}: {capability['error']}")
+
+    def reconnect(self) -> None:
+        if self.info.slack_mode != "emulator":
+            return
+        self.connect()
+        _, saved = self.api("GET", "/integration/channel")
+        channel = (saved or {}).get("notificationChannel") or {}
+        self.expect(channel.get("channelName") == DEMO_CHANNEL, f"the channel was not kept: {saved}")
+        _, capability = self.api("GET", "/integration/status")
+        self.expect(capability["canSend"] is True, f"status after reconnecting: {capability}")
+        self.say(f"   #{channel['channelName']} kept; status: canSend {capability['canSend']}")
 
     # plumbing
 

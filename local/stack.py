@@ -177,6 +177,10 @@ class LocalStack:
                 load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
             ),
         }
+        if slack_mode == "emulator":
+            # Each stack registers its own app in its own emulator; moto's secrets are shared by
+            # every stack of a process, so each keeps its app's credentials under its own name.
+            self._parameters.setdefault("SlackAppSecretName", f"buster/slack/app-{self._name}")
         runtime = FunctionRuntime({**tables, **queues, **self._parameters}, overrides)
         self.runtime = runtime
         self._api = ApiServer((self._host, self._ports["api"]), runtime, self._jwt_secret, self._verbose)
@@ -308,7 +312,7 @@ class LocalStack:
         secrets = boto3.client("secretsmanager")
         try:
             secrets.create_secret(Name=name, SecretString=json.dumps(credentials))
-        except secrets.exceptions.ResourceExistsException:  # an earlier stack of this process (moto is shared)
+        except secrets.exceptions.ResourceExistsException:  # a stack of the same name ran in this process
             secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials))
         return_path = self._parameters.get("DashboardReturnPath") or str(parameter_default("DashboardReturnPath"))
         self.runtime.override(

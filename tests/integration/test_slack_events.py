@@ -119,6 +119,7 @@ def test_app_uninstalled_deactivates_deletes_the_token_and_dead_letters_queued_m
     assert token_secrets(aws) == []
     status = invoke("status", "GET", "/integration/status").body
     assert status["canSend"] is False and status["healthStatus"] == "needs_reconnect"
+    assert status["code"] == "SLACK_APP_UNINSTALLED" and "removed from your workspace" in status["error"]
     # The queued message is not retried for an hour: dead-lettered on its first receive.
     producer.send(USER_ID, {"text": "queued after the uninstall"})
     consumer("send").drain()

@@ -273,3 +273,41 @@ def test_paused_delivery_keeps_messages_queued_and_resumes_in_order_exactly_once
         assert [m["text"] for m in emulator.messages("C0DEMOALR01") if m["text"].startswith("paused")] == expected
     finally:
         local.stop()
+
+
+def test_add_to_slack_in_a_browser_and_slacks_signed_events_reach_the_stack(stack):
+    local, info = stack
+    from tests.support.slack_app import consent
+
+    # The browser's path: the stack's connect page -> Slack's consent -> the callback -> back.
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirects)
+    with pytest.raises(urllib.error.HTTPError) as to_slack:
+        opener.open(info.connect_url, timeout=10)
+    authorize_url = to_slack.value.headers["Location"]
+    assert authorize_url.startswith(info.slack_authorize_url + "?")
+    answer = consent(authorize_url, "T0DEMO0001")
+    callback = f"{info.api_url}/slack/oauth/callback?code={answer['code']}&state={answer['state']}"
+    with pytest.raises(urllib.error.HTTPError) as back:
+        opener.open(callback, timeout=10)
+    assert back.value.headers["Location"] == f"{info.api_url}/settings/integrations?slack=connected"
+    with urllib.request.urlopen(back.value.headers["Location"], timeout=10) as page:
+        assert "Slack connected" in page.read().decode()
+
+    # Slack archives the notification channel and says so, signed, over HTTP.
+    assert call(info, "PUT", "/integration/channel", body={"channelId": "C0DEMOENG01"})[0] == 200
+    [delivery] = local._emulator.archive_channel("T0DEMO0001", "C0DEMOENG01")
+    assert delivery["status"] == 200
+    status = call(info, "GET", "/integration/status")[1]
+    assert status["healthStatus"] == "needs_new_channel" and status["code"] == "CHANNEL_ARCHIVED"
+    [delivery] = local._emulator.unarchive_channel("T0DEMO0001", "C0DEMOENG01")
+    assert delivery["status"] == 200
+    assert call(info, "GET", "/integration/status")[1]["canSend"] is True
+    # An unsigned request to the events route is refused by the function, not by a JWT check.
+    request = urllib.request.Request(info.slack_events_url, data=b'{"type":"url_verification"}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401 and json.loads(refused.value.read())["code"] == "SIGNATURE_INVALID"

@@ -27,6 +27,7 @@ from slack_integration.errors import (
     CHANNEL_NOT_SET,
     INTEGRATION_INACTIVE,
     SCOPES_MISSING,
+    SLACK_APP_UNINSTALLED,
     ErrorKind,
     ServiceError,
     health_flag,
@@ -130,7 +131,11 @@ class HealthService:
 
     def _ask_slack(self, integration: Integration) -> HealthReport:
         if not integration.is_active:
-            return _report(HealthStatus.NEEDS_RECONNECT, INTEGRATION_INACTIVE.error())
+            # Say why when Slack told us (the app was uninstalled there), not just "disconnected".
+            uninstalled = integration.last_error_code == SLACK_APP_UNINSTALLED.code
+            return _report(
+                HealthStatus.NEEDS_RECONNECT, (SLACK_APP_UNINSTALLED if uninstalled else INTEGRATION_INACTIVE).error()
+            )
         try:
             identity = self._slack.auth_test(integration.id)
             problem = _identity_problem(identity, integration)
