@@ -26,7 +26,7 @@ import boto3
 
 from local.lambda_events import sample, schedule_event, sqs_event
 from local.stack import DEMO_SEED, DEMO_USER, LocalStack
-from local.template import ROOT, environment, function_directory, resources
+from local.template import ROOT, function_directory, resources
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BASELINE_IMPORTS = "import boto3, slack_sdk.web, pydantic"
@@ -37,12 +37,12 @@ BASELINE_IMPORTS = "import boto3, slack_sdk.web, pydantic"
 
 def _child_env(stack: LocalStack, logical: str) -> dict[str, str]:
     info = stack.info
-    assert info is not None
-    resolved = {**info.tables, **info.queues}
+    assert info is not None and stack.runtime is not None
     return {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shared")]),
-        **environment(logical, resolved),
+        # As the stack runs it: the template's environment plus the stack's own (the Slack app).
+        **stack.runtime.environment_for(logical),
         "SLACK_API_URL": info.slack_api_url,
         "AWS_ENDPOINT_URL": info.aws_endpoint,
         "AWS_ACCESS_KEY_ID": "local",

@@ -54,7 +54,7 @@ class FunctionRuntime:
         its environment, and its container as `dependencies.current()`."""
         with self._lock:
             if self._applied != logical:
-                os.environ.update({**environment(logical, self._resolved), **self._overrides})
+                os.environ.update(self.environment_for(logical))
                 self._applied = logical
             # Imported only once an environment is applied, so Powertools reads the functions'
             # settings (log level, service) when the layer first loads.
@@ -75,6 +75,10 @@ class FunctionRuntime:
                         # keeps the container the code went on with (or a new one); the others
                         # build new ones on their next use.
                         self._containers = {logical: now}
+
+    def environment_for(self, logical: str) -> dict[str, str]:
+        """The environment function `logical` runs with here (the template's, plus the stack's)."""
+        return {**environment(logical, self._resolved), **self._overrides}
 
     def override(self, values: dict[str, str]) -> None:
         """More environment for every function (what the stack learns once its servers listen)."""
