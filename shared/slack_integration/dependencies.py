@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from slack_integration.adapters.slack_oauth import SlackOAuth
     from slack_integration.adapters.token_rotation import TokenRefresher
     from slack_integration.adapters.token_store import TokenStore
-    from slack_integration.queue_consumer import QueueConsumer, RecordHandler
+    from slack_integration.queue_consumer import QueueConsumer, RecordHandler, Superseded
     from slack_integration.services.channels import ChannelService
     from slack_integration.services.delivery import DeliveryService
     from slack_integration.services.health import HealthService
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from slack_integration.services.stats import StatsService
     from slack_integration.services.status import StatusService
     from slack_integration.services.thread import ThreadService
+    from slack_integration.services.update import UpdateService
 
 
 class Container:
@@ -136,7 +137,14 @@ class Container:
             self.delivery,
             self.slack,
             lambda copies: self.queues.enqueue(copies),
+            self.updates,
         )
+
+    @cached_property
+    def updates(self) -> UpdateService:
+        from slack_integration.services.update import UpdateService
+
+        return UpdateService(self.integrations, self.mappings, self.ledger, self.slack)
 
     @cached_property
     def send_consumer(self) -> QueueConsumer:
@@ -144,15 +152,17 @@ class Container:
 
     @cached_property
     def reply_consumer(self) -> QueueConsumer:
-        return self._consumer("reply", self.reply.reply)
+        from slack_integration.services.update import superseded_updates
 
-    def _consumer(self, name: str, handler: RecordHandler) -> QueueConsumer:
+        return self._consumer("reply", self.reply.reply, superseded_updates)
+
+    def _consumer(self, name: str, handler: RecordHandler, superseded: Superseded | None = None) -> QueueConsumer:
         from slack_integration.queue_consumer import QueueConsumer
         from slack_integration.queue_policy import RetryBudget
 
         consumer = self.settings.consumer()  # raises ConfigError naming what is missing
         budget = RetryBudget(consumer.max_receive_count, consumer.reply_grace_seconds)
-        return QueueConsumer(name, handler, self.queues, budget, self.ledger)
+        return QueueConsumer(name, handler, self.queues, budget, self.ledger, superseded)
 
     # -- dashboard and operations ------------------------------------------------------------
 

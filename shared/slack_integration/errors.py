@@ -173,6 +173,13 @@ SCOPES_MISSING = ErrorSpec(
     "Buster's Slack app is missing a permission it relies on: it cannot confirm a notification after a "
     "network error without posting it twice, or show threads from Slack. Reconnect Slack to grant it.",
 )
+# Updates in place that are dropped, never applied: their receipt says which (no DLQ entry).
+UPDATE_STALE = ErrorSpec(
+    "UPDATE_STALE", _K.MESSAGE_REJECTED, "A newer update of this message was applied already; this one was dropped."
+)
+UPDATE_SUPERSEDED = ErrorSpec(
+    "UPDATE_SUPERSEDED", _K.MESSAGE_REJECTED, "A newer update of this message was waiting too; only it was applied."
+)
 # A tracked original that ended in the DLQ: its replies can never be threaded, so they end there too.
 ORIGINAL_FAILED = ErrorSpec(
     "ORIGINAL_FAILED",

@@ -130,6 +130,31 @@ class NotificationProducer:
         entry = _reply_entry(_validate(ReplyRequest, body))
         return self._send_one(self._reply_queue_url, entry)
 
+    def update(
+        self,
+        internal_message_id: str,
+        message: Mapping[str, Any] | None = None,
+        *,
+        template: Mapping[str, Any] | None = None,
+        event: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        version: int | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Enqueue an update in place of `internal_message_id`'s original (only `user_id`'s when
+        given): its content becomes this one, unless a newer `version` was applied (an integer,
+        or an RFC 3339 time; absent = when it is enqueued). Ordered with its replies."""
+        body = {
+            "internalMessageId": internal_message_id,
+            "operation": "update",
+            **_content(message, template, event),
+            "userId": user_id,
+            "version": version,
+            "idempotencyKey": idempotency_key,
+        }
+        entry = _reply_entry(_validate(ReplyRequest, body))
+        return self._send_one(self._reply_queue_url, entry)
+
     def send_bulk(self, notifications: Iterable[Mapping[str, Any]]) -> BulkResult:
         """Bulk sending, the SQS way: every body (send queue contract) is
         validated first; the valid ones go out in SendMessageBatch calls of up to ten; each
@@ -191,7 +216,9 @@ def _content(
 
 
 def _body(request: BaseModel) -> str:
-    body = json.dumps(request.model_dump(by_alias=True, exclude_none=True), separators=(",", ":"))
+    # A reply's `operation` is said only when it is not the default (the body stays as before).
+    omit = {"operation"} if getattr(request, "operation", None) == "reply" else set()
+    body = json.dumps(request.model_dump(by_alias=True, exclude_none=True, exclude=omit), separators=(",", ":"))
     size = len(body.encode())
     if size > SQS_MESSAGE_BYTES:
         # Within every Block Kit limit a message can still outgrow SQS: refuse it as the
@@ -216,7 +243,7 @@ def _send_entry(request: SendRequest) -> dict[str, Any]:
 
 def _reply_entry(request: ReplyRequest) -> dict[str, Any]:
     if request.idempotency_key:
-        dedup = _digest("reply", request.internal_message_id, request.user_id or "", request.idempotency_key)
+        dedup = _digest(request.operation, request.internal_message_id, request.user_id or "", request.idempotency_key)
     else:
         dedup = uuid.uuid4().hex
     return {

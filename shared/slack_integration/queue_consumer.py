@@ -40,6 +40,8 @@ from slack_integration.services.delivery import DeliveryFailed, RecordMeta
 TIME_GUARD_SECONDS = 12.0
 
 RecordHandler = Callable[[dict[str, Any], RecordMeta], None]
+# Which records of a batch a later one makes pointless: (message id, body, enqueued ms) -> ids.
+Superseded = Callable[[list[tuple[str, Any, int]]], set[str]]
 
 
 class _OutOfTime(Exception):
@@ -48,29 +50,51 @@ class _OutOfTime(Exception):
 
 class QueueConsumer:
     def __init__(
-        self, name: str, handler: RecordHandler, queues: ConsumerQueues, budget: RetryBudget, ledger: DeliveryLedger
+        self,
+        name: str,
+        handler: RecordHandler,
+        queues: ConsumerQueues,
+        budget: RetryBudget,
+        ledger: DeliveryLedger,
+        superseded: Superseded | None = None,
     ) -> None:
         self.name = name
         self.handler = handler
         self.queues = queues
         self.budget = budget
         self.ledger = ledger
+        self.superseded = superseded
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-        processor = _Processor(self, context)
-        with processor(records=event.get("Records") or [], handler=processor.run, lambda_context=context):
+        records = event.get("Records") or []
+        processor = _Processor(self, context, self._superseded_in(records))
+        with processor(records=records, handler=processor.run, lambda_context=context):
             processor.process()
         if processor.hand_backs:
             logger.info("Handing messages back to the queue", extra={"count": len(processor.hand_backs)})
             self.queues.hand_back(processor.hand_backs)
         return processor.response()
 
+    def _superseded_in(self, records: list[dict[str, Any]]) -> frozenset[str]:
+        if self.superseded is None or len(records) < 2:
+            return frozenset()
+        seen = []
+        for record in records:
+            try:
+                body: Any = json.loads(record.get("body") or "")
+            except (ValueError, RecursionError):
+                body = None
+            sent = (record.get("attributes") or {}).get("SentTimestamp")
+            seen.append((str(record.get("messageId")), body, int(sent) if sent else int(time.time() * 1000)))
+        return frozenset(self.superseded(seen))
+
 
 class _Processor(SqsFifoPartialProcessor):
     """One batch: runs each record's delivery and settles each failure as it happens."""
 
-    def __init__(self, consumer: QueueConsumer, context: LambdaContext) -> None:
+    def __init__(self, consumer: QueueConsumer, context: LambdaContext, superseded: frozenset[str]) -> None:
         super().__init__(skip_group_on_error=True)
+        self._superseded = superseded
         # A batch whose every record is handed back (a throttled channel) is a normal outcome, not
         # an invocation error: report it item by item so the delays we set are what SQS applies.
         self.raise_on_entire_batch_failure = False
@@ -82,7 +106,8 @@ class _Processor(SqsFifoPartialProcessor):
     def run(self, record: SQSRecord) -> None:
         if self._context.get_remaining_time_in_millis() < TIME_GUARD_SECONDS * 1000:
             raise _OutOfTime
-        self._consumer.handler(_parse(record.body), _meta(record, self._context))
+        meta = _meta(record, self._context, superseded=record.message_id in self._superseded)
+        self._consumer.handler(_parse(record.body), meta)
 
     def failure_handler(self, record: SQSRecord, exception: Any) -> Any:
         error = exception[1]
@@ -185,7 +210,7 @@ def _parse(raw: str) -> dict[str, Any]:
     return body
 
 
-def _meta(record: SQSRecord, context: LambdaContext) -> RecordMeta:
+def _meta(record: SQSRecord, context: LambdaContext, *, superseded: bool = False) -> RecordMeta:
     attributes = record.attributes
     sent_ms = attributes.sent_timestamp
     return RecordMeta(
@@ -194,6 +219,7 @@ def _meta(record: SQSRecord, context: LambdaContext) -> RecordMeta:
         sent_at=int(sent_ms) / 1000 if sent_ms else time.time(),
         group_id=attributes.message_group_id,
         deadline=time.time() + context.get_remaining_time_in_millis() / 1000,
+        superseded=superseded,
     )
 
 

@@ -106,6 +106,16 @@ SLACK_ERRORS: dict[str, ErrorSpec] = {
     "cannot_reply_to_message": ErrorSpec(
         "CANNOT_REPLY_TO_MESSAGE", _K.MESSAGE_REJECTED, "Slack does not allow replies to the original message."
     ),
+    # chat.update: the original cannot be changed any more; an update never retries on these.
+    "message_not_found": ErrorSpec(
+        "SLACK_MESSAGE_NOT_FOUND", _K.MESSAGE_REJECTED, "The Slack message to update was deleted in Slack."
+    ),
+    "cant_update_message": ErrorSpec(
+        "SLACK_CANT_UPDATE_MESSAGE", _K.MESSAGE_REJECTED, "Slack does not let Buster change this message."
+    ),
+    "edit_window_closed": ErrorSpec(
+        "SLACK_EDIT_WINDOW_CLOSED", _K.MESSAGE_REJECTED, "The Slack message is too old to be changed."
+    ),
     "thread_not_found": ErrorSpec(
         "SLACK_THREAD_NOT_FOUND", _K.NOT_FOUND, "The original Slack message of this thread no longer exists."
     ),

@@ -553,6 +553,7 @@ def test_reply_function(aws, slack, notification_channel, second_user, producer,
     renew_on_next_call(slack, aws)
     producer.reply("iam-reply-ok", {"text": "to every thread"})  # Query of the mappings
     producer.reply("iam-reply-ok", {"text": "to USER_ID's thread"}, user_id=USER_ID)  # GetItem of one mapping
+    producer.update("iam-reply-ok", {"text": "changed in place"}, user_id=USER_ID)  # UpdateItem of the mapping
     reply.drain()
     assert len(slack.messages(notification_channel["id"])) == 5
 

@@ -86,9 +86,11 @@ class DeliveryLedger(aws.DynamoTable):
         old = answer.get("Attributes")
         return Claim(granted=True, previous=_record(old) if old else None, started_at=now)
 
-    def delivered(self, key: str, landed: Landed, *, mapping: MessageMapping | None = None) -> None:
-        """Mark the delivery done. A tracked send's `mapping` is written in the same transaction,
-        so the mapping and its delivered record exist together or not at all, in one call."""
+    def delivered(
+        self, key: str, landed: Landed, *, mapping: MessageMapping | None = None, also: dict[str, Any] | None = None
+    ) -> None:
+        """Mark the delivery done. A tracked send's `mapping` (or an update's change of it, `also`)
+        is written in the same transaction, so both happen together or not at all, in one call."""
         values: dict[str, Any] = {
             ":delivered": DeliveryStatus.DELIVERED.value,
             ":channel": landed.channel_id,
@@ -119,13 +121,12 @@ class DeliveryLedger(aws.DynamoTable):
             "ExpressionAttributeNames": _STATUS,
             "ExpressionAttributeValues": aws.to_ddb(values),
         }
-        if mapping is None:
+        if mapping is None and also is None:
             self._update(update, "delivered")
             return
+        first = {"Put": self._mappings.put_request(mapping)} if mapping is not None else {"Update": also}
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[{"Put": self._mappings.put_request(mapping)}, {"Update": update}]
-            )
+            self._ddb.transact_write_items(TransactItems=[first, {"Update": update}])
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, "TransactWriteItems mapping + delivered") from exc
 
@@ -181,18 +182,26 @@ class DeliveryLedger(aws.DynamoTable):
         arguments = {"TableName": self._table, "Key": self._key(key), "UpdateExpression": "REMOVE " + _UNCERTAINTY}
         self._update(arguments, "verified")
 
-    def dead_lettered(self, facts: DeliveryFacts, error: ServiceError, *, sqs_message_id: str) -> None:
+    def dead_lettered(
+        self,
+        facts: DeliveryFacts,
+        error: ServiceError,
+        *,
+        sqs_message_id: str,
+        status: DeliveryStatus = DeliveryStatus.DEAD_LETTERED,
+    ) -> None:
         """The message is in the DLQ (the caller has already put it there): remember why, and that
-        a redelivery of this same SQS message must not post it."""
+        a redelivery of this same SQS message must not post it. `status` STALE: an update dropped
+        because a newer one was applied (or is about to be), final like a dead letter."""
         now = time.time()
         sets, values = _facts_set(facts)
         values |= {
-            ":status": DeliveryStatus.DEAD_LETTERED.value,
+            ":status": status.value,
             ":code": error.code,
             ":mid": sqs_message_id,
             ":nowIso": utc_now(),
             ":ttl": int(now) + self._ttl_seconds,
-            ":outcome": [_outcome("dead_lettered", code=error.code)],
+            ":outcome": [_outcome(status.value, code=error.code)],
             ":empty": [],
         }
         sets += [
@@ -204,7 +213,20 @@ class DeliveryLedger(aws.DynamoTable):
             "outcomes = list_append(if_not_exists(outcomes, :empty), :outcome)",
         ]
         expression = "SET " + ", ".join(sets) + " REMOVE leaseUntil, " + _UNCERTAINTY
-        self._update(self._arguments(facts.key, expression, values), "dead_lettered")
+        arguments = self._arguments(facts.key, expression, values)
+        if status is DeliveryStatus.STALE:
+            # A redelivery of an update that was applied is a duplicate, not a stale update.
+            arguments["ConditionExpression"] = "attribute_not_exists(deliveryKey) OR #status <> :delivered"
+            arguments["ExpressionAttributeValues"][":delivered"] = {"S": DeliveryStatus.DELIVERED.value}
+            try:
+                self._ddb.update_item(**arguments)
+            except ClientError as exc:
+                if aws.error_code(exc) != "ConditionalCheckFailedException":
+                    raise aws.unavailable(exc, "UpdateItem deliveries (stale)") from exc
+            except BotoCoreError as exc:
+                raise aws.unavailable(exc, "UpdateItem deliveries (stale)") from exc
+            return
+        self._update(arguments, "dead_lettered")
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -28,6 +28,11 @@ class MessageMapping(BaseModel):
     sent_at: str
     # Epoch seconds: DynamoDB TTL removes the mapping after the reply window (set when written).
     expires_at: int | None = None
+    # Updates in place: the version applied last, how many were applied, the content now shown.
+    applied_version: int | None = None
+    update_count: int = 0
+    current_preview: str | None = None
+    content_updated_at: str | None = None
 
 
 class MappingsRepository(aws.DynamoTable):
@@ -41,6 +46,20 @@ class MappingsRepository(aws.DynamoTable):
         if mapping.expires_at is None:
             mapping = mapping.model_copy(update={"expires_at": int(time.time()) + self._ttl_seconds})
         return {"TableName": self._table, "Item": aws.to_ddb(mapping.model_dump(by_alias=True, exclude_none=True))}
+
+    def applied_update_request(self, mapping: MessageMapping, version: int, preview: str, at: str) -> dict[str, Any]:
+        """An Update of a DynamoDB transaction: `version` is now the original's content, unless a
+        newer one was applied meanwhile (then the transaction is refused: never backwards)."""
+        key = {"internalMessageId": mapping.internal_message_id, "integrationId": mapping.integration_id}
+        return {
+            "TableName": self._table,
+            "Key": aws.to_ddb(key),
+            "UpdateExpression": "SET appliedVersion = :v, currentPreview = :p, contentUpdatedAt = :at"
+            " ADD updateCount :one",
+            "ConditionExpression": "attribute_exists(internalMessageId) AND "
+            "(attribute_not_exists(appliedVersion) OR appliedVersion < :v)",
+            "ExpressionAttributeValues": aws.to_ddb({":v": version, ":p": preview, ":at": at, ":one": 1}),
+        }
 
     def get(self, internal_message_id: str, integration_id: str) -> MessageMapping | None:
         try:

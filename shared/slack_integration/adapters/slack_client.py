@@ -151,6 +151,15 @@ class SlackGateway:
         answer = self._call(integration_id, lambda token: self.posts.chat_postMessage(token=token, **arguments))
         return _posted(answer.get("channel") or post.channel_id, answer.get("ts"), answer.get("message"))
 
+    def update(self, integration_id: str, channel_id: str, ts: str, arguments: dict[str, Any]) -> Posted:
+        """chat.update: replace a message's content. Idempotent (the same content twice is the
+        same message), so it may take the reads client's one quick retry."""
+        answer = self._call(
+            integration_id,
+            lambda token: self.reads.chat_update(token=token, channel=channel_id, ts=ts, **arguments),
+        )
+        return _posted(answer.get("channel") or channel_id, answer.get("ts") or ts, answer.get("message"))
+
     def find_post_page(
         self, integration_id: str, post: Post, *, oldest: float, latest: float, cursor: str | None = None
     ) -> tuple[Posted | None, str | None]:

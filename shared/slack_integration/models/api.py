@@ -80,7 +80,10 @@ class ThreadOriginal(_Wire):
     channel_id: str
     sent_at: str
     message_type: str | None = None
-    preview: str | None = None
+    preview: str | None = Field(default=None, description="The original's content as Slack shows it now")
+    updates: int = Field(default=0, description="How many times it was updated in place")
+    version: int | None = Field(default=None, description="The version of the update applied last")
+    updated_at: str | None = None
 
 
 class ThreadReply(_Wire):

@@ -11,6 +11,7 @@ States (`status`), and what moves a record between them (adapters/delivery_ledge
     posting --attempt failed, no answer (may have posted)--> uncertain --claim--> posting
     posting (lease lapsed: the attempt died) --claim--> posting
     any but delivered --dead-lettered--> dead_lettered --claim by another SQS message--> posting
+    (none) or retrying --an update older than the applied one--> stale
 
 `uncertain_since` is the datum of "an earlier attempt may have posted": the time from which the
 next attempt looks for the post in Slack (and `uncertain_until` the time by which Slack must have
@@ -31,7 +32,7 @@ from pydantic.alias_generators import to_camel
 # How much of a message's text the delivery record keeps for thread history.
 PREVIEW_LENGTH = 200
 
-Kind = Literal["send", "reply"]
+Kind = Literal["send", "reply", "update"]
 
 
 class DeliveryStatus(StrEnum):
@@ -40,6 +41,7 @@ class DeliveryStatus(StrEnum):
     RETRYING = "retrying"  # the last attempt failed and Slack definitely did not post it
     UNCERTAIN = "uncertain"  # the last attempt's outcome is unknown: look in Slack before posting
     DEAD_LETTERED = "dead_lettered"  # given up on; the message is in the DLQ with `last_error_code`
+    STALE = "stale"  # an update older than the one applied (or superseded by a newer one): dropped
 
 
 class _Item(BaseModel):
@@ -53,7 +55,7 @@ class Outcome(_Item):
     """One attempt's result, appended to the record's `outcomes` (the stats count these)."""
 
     at: str
-    outcome: Literal["delivered", "verified", "failed", "uncertain", "dead_lettered"]
+    outcome: Literal["delivered", "verified", "failed", "uncertain", "dead_lettered", "stale"]
     code: str | None = None
     ms: int | None = None
 
@@ -72,6 +74,7 @@ class DeliveryFacts(_Item):
     # The thread history lists a tracked message's send and replies by this (index byThread).
     thread_key: str | None = None
     preview: str | None = None
+    version: int | None = None  # an update's
 
 
 class DeliveryRecord(DeliveryFacts):

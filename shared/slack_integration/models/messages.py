@@ -9,7 +9,7 @@ limits they do not check: 50 blocks per message and 2000 characters per section 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -204,9 +204,15 @@ class SendRequest(_Body):
 
 
 class ReplyRequest(_Body):
-    """Reply queue body: a follow-up in the thread of every delivery of `internalMessageId`."""
+    """Reply queue body: a follow-up of every delivery of `internalMessageId`: a reply in its
+    thread (`operation` "reply", the default) or its content replaced in place ("update")."""
 
     internal_message_id: str = Field(min_length=1, max_length=256, pattern=_PRINTABLE)
+    operation: Literal["reply", "update"] = "reply"
+    # Orders updates: one older than the one applied is dropped. An integer, or the time the
+    # producer made it (RFC 3339 with a zone, kept as epoch milliseconds); absent = when it was
+    # enqueued. Use one kind per original.
+    version: int | None = Field(default=None, ge=0, le=2**53)
     # Only the thread of this user's delivery (the same internal id may go to several users).
     user_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=_PRINTABLE)
     # Also show the reply in the channel (Slack's reply_broadcast).
@@ -214,6 +220,30 @@ class ReplyRequest(_Body):
     # The same key for the same original is posted once per thread; without one, SQS's message id
     # protects against redelivery only.
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128, pattern=_PRINTABLE)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _time_as_version(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be an integer or an RFC 3339 time")
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("must be an integer or an RFC 3339 time such as 2026-12-01T10:00:00Z") from None
+            if moment.tzinfo is None:
+                raise ValueError("a time needs its zone, such as 2026-12-01T10:00:00Z")
+            return int(moment.timestamp() * 1000)
+        return value
+
+    @model_validator(mode="after")
+    def _update_is_not_broadcast(self) -> ReplyRequest:
+        if self.operation == "update" and self.broadcast:
+            raise ValueError("broadcast applies to replies, not to an update of the original")
+        return self
+
+    def effective_version(self, enqueued_at_ms: int) -> int:
+        return self.version if self.version is not None else enqueued_at_ms
 
 
 def validation_problems(exc: ValidationError, limit: int = 5) -> str:

@@ -57,6 +57,8 @@ class RecordMeta:
     sent_at: float  # epoch seconds the producer enqueued it
     group_id: str | None
     deadline: float  # epoch seconds this invocation must be done by
+    # An update a newer update of the same original in the same batch makes pointless.
+    superseded: bool = False
 
 
 class DeliveryFailed(Exception):

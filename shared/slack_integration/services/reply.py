@@ -1,4 +1,5 @@
-"""Reply: a follow-up in the Slack thread of a tracked original, as an SQS record handler.
+"""Reply: a follow-up of a tracked original, as an SQS record handler: a reply in its Slack
+thread, or (`operation: update`) its content replaced in place (services/update.py).
 
 One record is one delivery into one thread. A reply scoped to a user (`userId`) goes to that
 user's thread. An unscoped reply is for every user the internal id was sent to, also those whose
@@ -45,6 +46,7 @@ from slack_integration.services.delivery import (
     enqueued_at,
     validated,
 )
+from slack_integration.services.update import UpdateService
 
 
 class ReplyService:
@@ -56,6 +58,7 @@ class ReplyService:
         delivery: DeliveryService,
         slack: SlackGateway,
         enqueue: Callable[[Sequence[Enqueue]], None],
+        updates: UpdateService,
     ) -> None:
         self._integrations = integrations
         self._mappings = mappings
@@ -64,6 +67,7 @@ class ReplyService:
         self._slack = slack
         # Puts the fan-out's copies on this function's own queue.
         self._enqueue = enqueue
+        self._updates = updates
 
     @tracer.capture_method(capture_response=False)
     def reply(self, body: dict[str, Any], meta: RecordMeta) -> None:
@@ -73,6 +77,9 @@ class ReplyService:
             raise DeliveryFailed(err, body) from None
         idempotency_key = request.idempotency_key or f"sqs:{meta.message_id}"
         scoped = {**body, "idempotencyKey": idempotency_key}
+        if request.operation == "update":
+            # Pinned before any fan-out: a copy is enqueued later than the update it copies.
+            scoped["version"] = request.effective_version(round(meta.sent_at * 1000))
         if request.user_id is not None:
             self._in_thread(request, request.user_id, {**scoped, "userId": request.user_id}, meta)
             return
@@ -125,6 +132,9 @@ class ReplyService:
         meta: RecordMeta,
         mapping: MessageMapping | None = None,
     ) -> None:
+        if request.operation == "update":
+            self._updates.update(request, user_id, body, meta, self._original, mapping)
+            return
         internal_id = request.internal_message_id
         facts: DeliveryFacts | None = None
         try:

@@ -127,7 +127,8 @@ def compute_stats(
         deliveries=len(records),
         delivered=delivered,
         failed=failed,
-        pending=len(records) - delivered - failed,
+        # Dropped stale updates are settled, not pending.
+        pending=len(records) - delivered - failed - status[DeliveryStatus.STALE],
         delivery_rate=_ratio(delivered, delivered + failed),
         retry_rate=_ratio(sum(1 for r in records if r.attempts > 1), len(records)),
         common_errors=[ErrorCount(code=code, count=count) for code, count in errors.most_common(10)],

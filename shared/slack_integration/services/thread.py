@@ -60,7 +60,10 @@ class ThreadService:
                 channel_id=mapping.slack_channel_id,
                 sent_at=mapping.sent_at,
                 message_type=mapping.message_type,
-                preview=send.preview if send else None,
+                preview=mapping.current_preview or (send.preview if send else None),
+                updates=mapping.update_count,
+                version=mapping.applied_version,
+                updated_at=mapping.content_updated_at,
             ),
             replies=[_reply(record) for record in records if record.kind == "reply"],
         )
