@@ -12,8 +12,10 @@ all of them did.
   5. reply to it in its thread                   producer.reply -> reply queue -> reply function
   6. show the thread                             GET /messages/{id}/thread?slack=true
   7. show the stats and the status               GET /integration/stats, GET /integration/status
-  8. Slack says the app was uninstalled          a signed app_uninstalled event -> POST /slack/events
-  9. Add to Slack again                          the same integration, the same channel, sending again
+  8. a deployment from two domain events         PutEvents "Deployment Started", then "Deployment Completed":
+                                                 the message updated in place, a reply in its thread, receipts
+  9. Slack says the app was uninstalled          a signed app_uninstalled event -> POST /slack/events
+  10. Add to Slack again                         the same integration, the same channel, sending again
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Demo:
             ("Reply to it through the reply queue", self.reply),
             ("Show the thread", self.thread),
             ("Show the stats and the status", self.stats),
+            ("A deployment from Buster's domain events: Started, then Completed", self.domain_events),
             ("Slack tells the stack the app was uninstalled from the workspace", self.uninstall),
             ("Add to Slack again: the same integration and channel", self.reconnect),
         ]
@@ -185,6 +188,58 @@ class Demo:
         self.expect(status == 200 and capability["canSend"] is True, f"status says it cannot send: {capability}")
         self.say(f"   status: canSend {capability['canSend']}, health {capability['healthStatus']}")
 
+    def domain_events(self) -> None:
+        tap = self.receipts_tap()
+        deployment = {"userId": self.info.demo_user, "deploymentId": self.internal_id, "project": "buster-web"}
+        self.producer().publish_domain_event(
+            "buster.deployments", "Deployment Started", {**deployment, "version": "3.1.0"}
+        )
+        internal_id = f"deployment-{self.internal_id}"
+        self.say("   PutEvents buster.deployments / Deployment Started; waiting for the rule, the queues, Slack...")
+        started = self.wait_for(lambda t: t is not None, "the deployment notification", internal_id)
+        self.say(f"   posted: {started['original']['preview']}")
+        finished = {**deployment, "version": "3.1.0", "duration": "2m 40s"}
+        self.producer().publish_domain_event("buster.deployments", "Deployment Completed", finished)
+        self.say("   PutEvents buster.deployments / Deployment Completed")
+        done = self.wait_for(
+            lambda t: t is not None and t["original"]["updates"] >= 1 and any(r["ts"] for r in t["replies"]),
+            "the update and the reply",
+            internal_id,
+        )
+        self.expect("Deployment Complete" in done["original"]["preview"], f"not updated: {done['original']}")
+        self.say(f"   updated in place ({done['original']['updates']}x): {done['original']['preview'][:70]}")
+        self.say(f"   and replied in its thread: ts {done['replies'][0]['ts']}")
+        deadline = time.monotonic() + WAIT_SECONDS
+        receipts: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and len(receipts) < 3:
+            receipts += tap()
+            time.sleep(0.3)
+        kinds = sorted(r["detail-type"] for r in receipts)
+        self.expect(len(receipts) >= 3, f"receipts seen on the bus: {kinds}")
+        self.say(f"   receipts on EventBridge: {', '.join(kinds)}")
+
+    def receipts_tap(self) -> Callable[[], list[dict[str, Any]]]:
+        """What a producer service would subscribe: a rule on the bus for Buster's receipts."""
+        events, sqs = self.aws("events"), self.aws("sqs")
+        name = f"demo-receipts-{self.internal_id}"
+        queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        pattern = {
+            "source": ["buster.slack-messaging"],
+            "detail": {"internalMessageId": [f"deployment-{self.internal_id}"]},
+        }
+        events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, Targets=[{"Id": "demo", "Arn": arn}])
+
+        def received() -> list[dict[str, Any]]:
+            found = []
+            for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            return found
+
+        return received
+
     def uninstall(self) -> None:
         if self.info.slack_mode != "emulator":
             self.say("   (a real workspace: not uninstalled by the demo)")
@@ -239,10 +294,10 @@ class Demo:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
 
-    def wait_for(self, ready: Callable[[Any], bool], what: str) -> Any:
+    def wait_for(self, ready: Callable[[Any], bool], what: str, internal_id: str | None = None) -> Any:
         deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
-            status, body = self.api("GET", f"/messages/{self.internal_id}/thread")
+            status, body = self.api("GET", f"/messages/{internal_id or self.internal_id}/thread")
             thread = body if status == 200 else None
             if ready(thread):
                 return thread
@@ -250,18 +305,26 @@ class Demo:
         raise StepFailed(f"timed out after {WAIT_SECONDS} s waiting for {what}")
 
     def producer(self) -> Any:
-        import boto3
 
         from slack_integration.producer import NotificationProducer
 
-        sqs = boto3.client(
-            "sqs",
+        return NotificationProducer(
+            self.info.queues["SendQueue"],
+            self.info.queues["ReplyQueue"],
+            sqs=self.aws("sqs"),
+            events=self.aws("events"),
+        )
+
+    def aws(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
             endpoint_url=self.info.aws_endpoint,
             region_name=self.info.region,
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
         )
-        return NotificationProducer(self.info.queues["SendQueue"], self.info.queues["ReplyQueue"], sqs=sqs)
 
 
 def running_stack(api_url: str) -> StackInfo | None:

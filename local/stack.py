@@ -9,7 +9,10 @@
 - SQS: a poller per consumer, invoking it in batches of 10 like the event source mapping:
   records reported as failed stay on the queue with the visibility the handler gave them, the
   others are deleted; moto's redrive moves a message after maxReceiveCount receives.
-- EventBridge: the health function on a timer.
+- EventBridge: the health function on a timer; receipts go to moto's EventBridge, whose rules
+  (the template's) put Buster's domain events on the intake queue the domain events function polls.
+- DynamoDB streams: the deliveries table's, read from moto and handed to the receipts function
+  the way its event source mapping would (local.streams).
 
 Functions run in this one process, one invocation at a time (a lock), each with the environment
 the template gives it and its own container of the layer's services; that keeps Lambda's "one
@@ -35,7 +38,16 @@ from local import dev_jwt
 from local.api_server import LOCAL_AUDIENCE, LOCAL_ISSUER, ApiServer
 from local.pollers import Poller, Schedule
 from local.runtime import ACCOUNT_ID, REGION, FunctionRuntime
-from local.template import ROOT, condition_holds, create_queues, create_tables, load_template, parameter_default
+from local.streams import StreamPoller, StreamReader, stream_filters
+from local.template import (
+    ROOT,
+    condition_holds,
+    create_queues,
+    create_rules,
+    create_tables,
+    load_template,
+    parameter_default,
+)
 
 # Importable from here, including names the modules above define (local.demo, tests and benchmarks use them).
 __all__ = [
@@ -157,6 +169,8 @@ class LocalStack:
         tables = create_tables(boto3.client("dynamodb"), suffix=self._name)
         sqs = boto3.client("sqs")
         queues = create_queues(sqs, suffix=self._name)
+        # Buster's domain events: the template's rules on moto's default bus, into the intake queue.
+        create_rules(boto3.client("events"), sqs, queues, suffix=self._name)
 
         slack_mode = "slack" if self._slack_bot_token else "emulator"
         if slack_mode == "emulator":
@@ -226,7 +240,22 @@ class LocalStack:
         if self._consumers and condition_holds("DeliveryOn", self._parameters):
             self.start_consumers()
         self._spawn(Schedule(runtime, "HealthFunction", self._health_interval, self._stop))
+        self._spawn(self._receipts_poller(tables["DeliveriesTable"], aws_endpoint))
         return self.info
+
+    def _receipts_poller(self, table: str, endpoint: str) -> StreamPoller:
+        """The deliveries table's stream -> the receipts function, as its event source mapping."""
+        import boto3
+
+        assert self.runtime is not None
+        runtime = self.runtime
+        stream_arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        reader = StreamReader(
+            boto3.client("dynamodbstreams", endpoint_url=endpoint),
+            stream_arn,
+            stream_filters("ReceiptsFunction", "DeliveriesStream"),
+        )
+        return StreamPoller(reader, lambda event: runtime.invoke("ReceiptsFunction", event), self._stop)
 
     def start_consumers(self) -> None:
         """The SQS pollers (started by start() unless `consumers=False` or DeliveryEnabled=false)."""
@@ -234,7 +263,11 @@ class LocalStack:
         if self._pollers:
             return
         self._delivery_stop = threading.Event()
-        for logical, queue in (("SendFunction", "SendQueue"), ("ReplyFunction", "ReplyQueue")):
+        for logical, queue in (
+            ("SendFunction", "SendQueue"),
+            ("ReplyFunction", "ReplyQueue"),
+            ("DomainEventsFunction", "DomainEventsQueue"),
+        ):
             poller = Poller(self.runtime, logical, self.info.queues[queue], self._sqs, self._delivery_stop)
             self._pollers.append(poller)
             self._spawn(poller)

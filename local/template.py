@@ -78,6 +78,8 @@ def create_tables(dynamodb: Any, suffix: str = "test") -> dict[str, str]:
         }
         if "GlobalSecondaryIndexes" in props:
             args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "StreamSpecification" in props:
+            args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         dynamodb.create_table(**args)
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
@@ -214,3 +216,24 @@ def _evaluate(expression: Any, resolved: dict[str, str]) -> Any:
 def function_env_raw(logical: str) -> dict[str, Any]:
     props = load_template()["Resources"][logical]["Properties"]
     return dict(props.get("Environment", {}).get("Variables", {}))
+
+
+def create_rules(events: Any, sqs: Any, queue_urls: dict[str, str], suffix: str = "test") -> dict[str, str]:
+    """The template's EventBridge rules (AWS::Events::Rule) on the default bus of `events`, their
+    SQS targets pointed at the created queues (input transformers as declared); logical -> name."""
+    names: dict[str, str] = {}
+    for logical, resource in resources("AWS::Events::Rule").items():
+        props = resource["Properties"]
+        name = f"{logical}-{suffix}"
+        events.put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+        targets = []
+        for target in props["Targets"]:
+            queue = target["Arn"]["Fn::GetAtt"][0]
+            arn = sqs.get_queue_attributes(QueueUrl=queue_urls[queue], AttributeNames=["QueueArn"])["Attributes"]
+            entry: dict[str, Any] = {"Id": target["Id"], "Arn": arn["QueueArn"]}
+            if "InputTransformer" in target:
+                entry["InputTransformer"] = target["InputTransformer"]
+            targets.append(entry)
+        events.put_targets(Rule=name, Targets=targets)
+        names[logical] = name
+    return names

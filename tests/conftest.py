@@ -50,7 +50,7 @@ from tests.support.identities import (  # re-exported: tests import them from he
 )
 from tests.support.slack_app import APP_SECRETS, RETURN_URL, register
 from tests.support.sqs import QueuePoller
-from tests.support.template import create_queues, create_tables, function_env, table_env
+from tests.support.template import create_queues, create_rules, create_tables, function_env, table_env
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +192,19 @@ def rotating_slack_app(aws: AwsStack, slack: SlackEmulator, monkeypatch: pytest.
     return slack
 
 
-_CONSUMERS = {"send": ("SendFunction", "SendQueue"), "reply": ("ReplyFunction", "ReplyQueue")}
+@pytest.fixture
+def receipts(aws: AwsStack) -> Any:
+    """The receipts a producer service would receive on the bus (tests/support/receipts.py)."""
+    from tests.support.receipts import ReceiptsTap
+
+    return ReceiptsTap(aws)
+
+
+_CONSUMERS = {
+    "send": ("SendFunction", "SendQueue"),
+    "reply": ("ReplyFunction", "ReplyQueue"),
+    "domain_events": ("DomainEventsFunction", "DomainEventsQueue"),
+}
 
 
 @pytest.fixture
@@ -201,7 +213,10 @@ def consumer(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Qu
     the way Lambda's event source mapping does, with the function's own template environment."""
 
     def _consumer(name: str, **overrides: str) -> QueuePoller:
+        """"send" | "reply" | "domain_events" (the last one with the template's rules in place)."""
         logical, queue = _CONSUMERS[name]
+        if name == "domain_events":
+            create_rules(boto3.client("events"), aws["sqs"], aws["queues"])
         env = {**function_env(logical, aws["queues"]), **overrides}
         handler = load_function(name).lambda_handler
         container: dependencies.Container | None = None

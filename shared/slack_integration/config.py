@@ -42,6 +42,8 @@ class Settings(BaseModel):
     dashboard_return_url: str = Field(
         alias="DASHBOARD_RETURN_URL", default="https://app.example.com/settings/integrations"
     )
+    # Where delivery receipts are published (README "Delivery receipts").
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", default="default", min_length=1)
     # A rotating token is refreshed when it has less than this left (slack_sdk's TokenRotator default).
     token_refresh_minutes: int = Field(alias="TOKEN_REFRESH_MINUTES", default=120, ge=1, le=600)
 

@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from slack_integration.queue_consumer import QueueConsumer, RecordHandler, Superseded
     from slack_integration.services.channels import ChannelService
     from slack_integration.services.delivery import DeliveryService
+    from slack_integration.services.domain_events import DomainEventsService
     from slack_integration.services.health import HealthService
     from slack_integration.services.install_flow import InstallFlow
     from slack_integration.services.installation import InstallationService
+    from slack_integration.services.receipts import ReceiptService
     from slack_integration.services.reply import ReplyService
     from slack_integration.services.send import SendService
     from slack_integration.services.slack_events import SlackEventsService
@@ -208,6 +210,20 @@ class Container:
         from slack_integration.services.installation import InstallationService
 
         return InstallationService(self.integrations, self.tokens, self.slack)
+
+    @cached_property
+    def domain_events(self) -> DomainEventsService:
+        from slack_integration.producer import NotificationProducer
+        from slack_integration.services.domain_events import DomainEventsService
+
+        return DomainEventsService(NotificationProducer.from_environment())
+
+    @cached_property
+    def receipts(self) -> ReceiptService:
+        from slack_integration.adapters.event_bus import EventBus
+        from slack_integration.services.receipts import ReceiptService
+
+        return ReceiptService(EventBus(self.settings.event_bus_name), self.lifecycle)
 
     @cached_property
     def install_flow(self) -> InstallFlow:

@@ -37,6 +37,7 @@ SIREN = "\U0001f6a8"  # 🚨
 WARNING = "\u26a0\ufe0f"  # ⚠️
 INFORMATION = "\u2139\ufe0f"  # information source
 LOUDSPEAKER = "\U0001f4e2"  # 📢
+CHECK = "\u2705"  # ✅
 LEVEL_EMOJI: dict[str, str] = {"error": SIREN, "warning": WARNING, "info": INFORMATION}
 
 SECTION_TEXT_LIMIT = 3000
@@ -129,22 +130,33 @@ def event_notification(event_type: str, data: Mapping[str, Any], *, now: datetim
         return default if given is None or given == "" else given
 
     if event_type == "deployment":
+        # `status` (domain events): started / succeeded (the default) / failed.
         url = data.get("url")
+        status = str(value("status", "succeeded"))
+        project = value("project", "your project")
+        title, message = {
+            "started": (f"{ROCKET} Deployment Started", f"Deploying {project}"),
+            "failed": (
+                f"{SIREN} Deployment Failed",
+                f"Deployment of {project} failed: {value('error', 'see the logs')}",
+            ),
+        }.get(status, (f"{ROCKET} Deployment Complete", f"Deployment of {project} was successful"))
         return rich_notification(
-            f"{ROCKET} Deployment Complete",
-            f"Deployment of {value('project', 'your project')} was successful",
+            title,
+            message,
             [
                 Field("Environment", value("environment", "production")),
                 Field("Version", value("version", "latest")),
-                Field("Duration", value("duration", "N/A")),
+                Field("Duration", value("duration", "N/A" if status != "started" else "running")),
             ],
             [Action("View Details", str(url), "primary")] if url else None,
         )
     if event_type == "alert":
+        resolved = data.get("status") == "resolved"
         return _with_time(
             rich_notification(
-                f"{WARNING} Alert Triggered",
-                value("message", "An alert has been triggered"),
+                f"{CHECK} Alert Resolved" if resolved else f"{WARNING} Alert Triggered",
+                value("message", "The alert is resolved" if resolved else "An alert has been triggered"),
                 [Field("Severity", value("severity", "medium")), Field("Source", value("source", "system"))],
             ),
             at,

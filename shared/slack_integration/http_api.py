@@ -109,7 +109,15 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response:
-        log = logger.error if error.kind is ErrorKind.INTERNAL else logger.warning
+        # A caller's own mistake (a 4xx it can fix) is not an operator's warning.
+        callers = (ErrorKind.INVALID_INPUT, ErrorKind.NOT_FOUND, ErrorKind.UNAUTHENTICATED)
+        log = (
+            logger.error
+            if error.kind is ErrorKind.INTERNAL
+            else logger.info
+            if error.kind in callers
+            else logger.warning
+        )
         log("Request failed", extra={"code": error.code, "kind": error.kind.value, "slack_error": error.slack_error})
         metrics.add_metric(name="RequestErrors", unit=MetricUnit.Count, value=1)
         return error_response(error)

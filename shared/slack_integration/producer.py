@@ -31,8 +31,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from slack_integration.adapters import aws
-from slack_integration.errors import INVALID_MESSAGE, ServiceError
+from slack_integration.errors import AWS_UNAVAILABLE, INVALID_MESSAGE, ServiceError
 from slack_integration.models.messages import ReplyRequest, SendRequest, validation_problems
+from slack_integration.observability import logger
 
 SQS_BATCH_ENTRIES = 10
 # SQS's limit for one SendMessageBatch request (all bodies together).
@@ -67,10 +68,20 @@ class BulkResult:
 
 
 class NotificationProducer:
-    def __init__(self, send_queue_url: str, reply_queue_url: str, sqs: Any = None) -> None:
+    def __init__(
+        self,
+        send_queue_url: str,
+        reply_queue_url: str,
+        sqs: Any = None,
+        *,
+        event_bus: str = "default",
+        events: Any = None,
+    ) -> None:
         self._send_queue_url = send_queue_url
         self._reply_queue_url = reply_queue_url
         self._client = sqs
+        self._event_bus = event_bus
+        self._events = events
 
     @classmethod
     def from_environment(cls) -> NotificationProducer:
@@ -154,6 +165,26 @@ class NotificationProducer:
         }
         entry = _reply_entry(_validate(ReplyRequest, body))
         return self._send_one(self._reply_queue_url, entry)
+
+    def publish_domain_event(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> str:
+        """Put one of Buster's domain events (README "Domain events") on the bus; the template's
+        rules turn it into notifications. Returns EventBridge's event id."""
+        events = self._events or aws.client("events")
+        entry = {
+            "Source": source,
+            "DetailType": detail_type,
+            "Detail": json.dumps(dict(detail)),
+            "EventBusName": self._event_bus,
+        }
+        try:
+            answer = events.put_events(Entries=[entry])
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "PutEvents") from exc
+        [result] = answer["Entries"]
+        if result.get("ErrorCode"):
+            logger.warning("EventBridge refused the event", extra={"aws_error": result["ErrorCode"]})
+            raise AWS_UNAVAILABLE.error()
+        return str(result["EventId"])
 
     def send_bulk(self, notifications: Iterable[Mapping[str, Any]]) -> BulkResult:
         """Bulk sending, the SQS way: every body (send queue contract) is

@@ -205,6 +205,9 @@ def iam_requests(call: AwsCall, names: Names) -> list[tuple[str, Resource]]:
     if call.service == "sqs":
         action = _SQS_BATCH_ACTIONS.get(operation, operation)
         return [(f"sqs:{action}", names.queue(params["QueueUrl"]))]
+    if call.service == "events" and operation == "PutEvents":
+        buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
+        return [("events:PutEvents", ("bus", bus)) for bus in sorted(buses)]
     if call.service == "secretsmanager" and ("SecretId" in params or "Name" in params):
         return [(f"secretsmanager:{operation}", ("secret", params.get("SecretId") or params["Name"]))]
     return [(f"{call.service}:{operation}", ("unknown", f"{call.service} {sorted(params)}"))]
@@ -244,6 +247,8 @@ def resolve(resource: Any) -> Resource:
             return ("secret", parameter_default("TokenSecretPrefix"))
         if text == _APP_SECRET_ARN:
             return ("app-secret", parameter_default("SlackAppSecretName"))
+        if text == "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}":
+            return ("bus", parameter_default("EventBusName"))
     raise Unresolvable(f"cannot tell what this Resource names: {resource!r}")
 
 
@@ -638,12 +643,38 @@ def test_slack_events_function(aws, rotating_slack_app, notification_channel, in
     assert_least_privilege("SlackEventsFunction", recorder, aws)
 
 
+def test_domain_events_function(aws, slack, notification_channel, producer, consumer, recorder):
+    intake = recorded_consumer(recorder, consumer("domain_events"), "DomainEventsFunction")
+    detail = {"userId": USER_ID, "deploymentId": "iam-1"}
+    producer.publish_domain_event("buster.deployments", "Deployment Started", detail)  # SendMessage: send queue
+    producer.publish_domain_event("buster.deployments", "Deployment Completed", detail)  # reply queue, twice
+
+    intake.drain()
+
+    assert_least_privilege("DomainEventsFunction", recorder, aws)
+
+
+def test_receipts_function(aws, slack, notification_channel, producer, consumer, receipts, recorder):
+    for n in range(2):
+        producer.send(USER_ID, {"text": f"receipt {n}"}, internal_message_id=f"iam-receipt-{n}")
+    consumer("send").drain()
+    receipts.invoke = recorder.wrap("ReceiptsFunction", receipts.invoke)  # type: ignore[method-assign]
+
+    receipts.publish()  # BatchGetItem (published?), PutEvents, BatchWriteItem (remembered)
+    receipts.invoke(receipts.invocations[0])  # a redelivered batch: found, not published again
+
+    assert len(receipts.received()) == 2
+    assert_least_privilege("ReceiptsFunction", recorder, aws)
+
+
 def test_message_producer_policy(aws, slack, recorder):
     """The managed policy producers attach: the producer client's send, reply and bulk send."""
     with recorder.running("MessageProducerPolicy"):
         producer = NotificationProducer(aws["queues"]["SendQueue"], aws["queues"]["ReplyQueue"])
         producer.send(USER_ID, {"text": "one"}, internal_message_id="producer-1")
         producer.reply("producer-1", {"text": "two"})
+        producer.update("producer-1", {"text": "one, changed"})
+        producer.publish_domain_event("buster.deployments", "Deployment Started", {"userId": USER_ID})
         result = producer.send_bulk([{"userId": USER_ID, "message": {"text": f"bulk {n}"}} for n in range(3)])
     assert len(result.accepted) == 3
 
@@ -689,6 +720,8 @@ SCENARIOS = {
     "MessageProducerPolicy": test_message_producer_policy,
     "InstallationFunction": test_installation_function,
     "SlackEventsFunction": test_slack_events_function,
+    "ReceiptsFunction": test_receipts_function,
+    "DomainEventsFunction": test_domain_events_function,
 }
 
 

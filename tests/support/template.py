@@ -4,6 +4,7 @@ from local.template import (  # noqa: F401 - re-exported for the tests
     ROOT,
     TEMPLATE,
     create_queues,
+    create_rules,
     create_tables,
     function_env,
     global_environment,

@@ -110,6 +110,7 @@ class DeliveryLedger(aws.DynamoTable):
             ("threadTs", landed.thread_ts),
             ("threaded", landed.threaded),
             ("queueMs", landed.queue_ms),
+            ("permalink", landed.permalink),
         ):
             if value is not None:
                 values[f":{name}"] = value

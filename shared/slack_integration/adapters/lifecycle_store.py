@@ -7,6 +7,7 @@
   functions never renew it at once (Slack would hand each its own token, and the second write
   would overwrite the first one's), and until when the last renewal lasts.
 - Slack events already handled, written by Powertools' idempotency utility (its own key format).
+- `receipt#<receipt id>`: a delivery receipt already published on EventBridge.
 
 Every item carries `expiration` (epoch seconds), the table's TTL attribute; TTL deletes lazily,
 so reads check it too.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,6 +30,8 @@ STATE_TTL_SECONDS = 600
 # Longer than a refresh takes (one Slack call and one secret write), short enough that a function
 # that died holding it does not block the next refresh for long.
 REFRESH_LEASE_SECONDS = 20
+# Stream records are retried for at most a day (the template's MaximumRecordAgeInSeconds).
+RECEIPT_MEMORY_SECONDS = 86_400
 
 
 def _state_key(state: str) -> str:
@@ -130,3 +134,37 @@ class LifecycleStore(aws.DynamoTable):
         except (BotoCoreError, ClientError) as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 aws.unavailable(exc, "PutItem lifecycle (renewal lease)")
+
+    # -- receipts published ------------------------------------------------------------------
+
+    def already_published(self, receipt_ids: list[str]) -> set[str]:
+        """Which of these receipts were published already (a redelivered stream batch)."""
+        found: set[str] = set()
+        for start in range(0, len(receipt_ids), 100):  # BatchGetItem's limit
+            keys = [{"id": {"S": f"receipt#{rid}"}} for rid in dict.fromkeys(receipt_ids[start : start + 100])]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "id"}}
+            try:
+                while request:
+                    answer = self._ddb.batch_get_item(RequestItems=request)
+                    for item in answer.get("Responses", {}).get(self._table, []):
+                        found.add(item["id"]["S"].removeprefix("receipt#"))
+                    request = answer.get("UnprocessedKeys") or {}
+            except (BotoCoreError, ClientError) as exc:
+                raise aws.unavailable(exc, "BatchGetItem lifecycle (receipts)") from exc
+        return found
+
+    def remember_published(self, receipt_ids: list[str]) -> None:
+        """Best effort: a receipt not remembered may be published again (consumers dedupe)."""
+        expiration = int(time.time()) + RECEIPT_MEMORY_SECONDS
+        for start in range(0, len(receipt_ids), 25):  # BatchWriteItem's limit
+            writes = [
+                {"PutRequest": {"Item": {"id": {"S": f"receipt#{rid}"}, "expiration": {"N": str(expiration)}}}}
+                for rid in dict.fromkeys(receipt_ids[start : start + 25])
+            ]
+            request: dict[str, Any] = {self._table: writes}
+            try:
+                while request:
+                    request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            except (BotoCoreError, ClientError) as exc:
+                aws.unavailable(exc, "BatchWriteItem lifecycle (receipts)")
+                return

@@ -270,6 +270,7 @@ def _auth_test(client: WebClient) -> Callable[[str], Identity]:
             bot_id=answer.get("bot_id") or None,
             # No header (some proxies drop it) means unknown, not "none".
             scopes=granted or None,
+            url=answer.get("url") or None,
         )
 
     return auth_test

@@ -94,6 +94,7 @@ class DeliveryRecord(DeliveryFacts):
     threaded: bool | None = None  # replies: did Slack put it in the thread we asked for?
     delivered_at: str | None = None
     queue_ms: int | None = None  # enqueued -> delivered
+    permalink: str | None = None  # built from the workspace's URL (receipts carry it)
     last_error_code: str | None = None
     outcomes: list[Outcome] = Field(default_factory=list)
 
@@ -135,6 +136,17 @@ class Landed:
     verified: bool = False  # found in Slack (an earlier attempt's post), not posted now
     post_ms: int | None = None
     queue_ms: int | None = None
+    permalink: str | None = None
+
+
+def permalink(team_url: str | None, channel_id: str, ts: str, thread_ts: str | None = None) -> str | None:
+    """Slack's permalink format (what chat.getPermalink answers), built without a call."""
+    if not team_url:
+        return None
+    link = f"{team_url.rstrip('/')}/archives/{channel_id}/p{ts.replace('.', '')}"
+    if thread_ts and thread_ts != ts:
+        link += f"?thread_ts={thread_ts}&cid={channel_id}"
+    return link
 
 
 def thread_key(integration_id: str, internal_message_id: str) -> str:

@@ -51,6 +51,8 @@ class Integration(BaseModel):
     user_id: str
     team_id: str
     team_name: str
+    # https://<domain>.slack.com/ (auth.test's url): a delivered message's permalink is built on it.
+    team_url: str | None = None
     bot_user_id: str | None = None
     notification_channel_id: str | None = None
     notification_channel_name: str | None = None

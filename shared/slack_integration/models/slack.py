@@ -27,6 +27,7 @@ class Identity:
     user_id: str | None
     bot_id: str | None
     scopes: frozenset[str] | None
+    url: str | None = None  # the workspace's https://<domain>.slack.com/ (permalinks are built on it)
 
 
 @dataclass(frozen=True)

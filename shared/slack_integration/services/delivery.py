@@ -29,7 +29,14 @@ from slack_integration.errors import (
     ErrorKind,
     ServiceError,
 )
-from slack_integration.models.delivery import Claim, DeliveryFacts, DeliveryRecord, DeliveryStatus, Landed
+from slack_integration.models.delivery import (
+    Claim,
+    DeliveryFacts,
+    DeliveryRecord,
+    DeliveryStatus,
+    Landed,
+    permalink,
+)
 from slack_integration.models.integration import Integration, utc_now
 from slack_integration.models.messages import ReplyRequest, SendRequest, validation_problems
 from slack_integration.models.slack import Post, Posted
@@ -143,6 +150,7 @@ class DeliveryService:
             verified=found is not None,
             post_ms=post_ms,
             queue_ms=max(0, round((time.time() - meta.sent_at) * 1000)),
+            permalink=permalink(delivery.integration.team_url, posted.channel_id, posted.ts, posted.thread_ts),
         )
         self._ledger.delivered(key, landed, mapping=delivery.mapping(landed))
         if post_ms is not None:

@@ -34,16 +34,33 @@ class InstallationService:
         if identity.team_id != team_id:
             raise TEAM_MISMATCH.error(detail=f"the token is for workspace {identity.team_id}, not {team_id}")
         token = StoredToken(bot_token=bot_token, team_id=team_id, bot_user_id=identity.user_id)
-        return self._save(user_id, team_id, team_name, identity.user_id, token)
+        return self._save(user_id, team_id, team_name, identity.user_id, token, identity.url)
 
     def install(self, user_id: str, installed: Installed) -> Integration:
         """Save an install Slack's code exchange vouched for (team, bot user, token)."""
         assert installed.team_id is not None
         team_name = installed.team_name or installed.team_id
-        return self._save(user_id, installed.team_id, team_name, installed.bot_user_id, installed.token)
+        return self._save(
+            user_id, installed.team_id, team_name, installed.bot_user_id, installed.token, self._url_of(installed)
+        )
+
+    def _url_of(self, installed: Installed) -> str | None:
+        """The workspace's URL (auth.test; oauth.v2.access does not give it), for permalinks.
+        Best effort: the install does not fail for it."""
+        try:
+            return self._slack.identify(installed.token.bot_token).url
+        except ServiceError as err:
+            logger.warning("Could not read the workspace's URL", extra={"code": err.code})
+            return None
 
     def _save(
-        self, user_id: str, team_id: str, team_name: str, bot_user_id: str | None, token: StoredToken
+        self,
+        user_id: str,
+        team_id: str,
+        team_name: str,
+        bot_user_id: str | None,
+        token: StoredToken,
+        team_url: str | None,
     ) -> Integration:
         existing = self._integrations.get_by_user(user_id)
         integration_id = existing.id if existing else str(uuid.uuid4())
@@ -57,6 +74,7 @@ class InstallationService:
             user_id=user_id,
             team_id=team_id,
             team_name=team_name,
+            team_url=team_url,
             bot_user_id=bot_user_id,
             # A channel id means nothing in another workspace: keep the choice only for the same team.
             notification_channel_id=existing.notification_channel_id if same_team and existing else None,

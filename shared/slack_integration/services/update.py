@@ -35,7 +35,14 @@ from slack_integration.errors import (
     UPDATE_SUPERSEDED,
     ServiceError,
 )
-from slack_integration.models.delivery import PREVIEW_LENGTH, DeliveryFacts, DeliveryStatus, Landed, thread_key
+from slack_integration.models.delivery import (
+    PREVIEW_LENGTH,
+    DeliveryFacts,
+    DeliveryStatus,
+    Landed,
+    permalink,
+    thread_key,
+)
 from slack_integration.models.integration import Integration, utc_now
 from slack_integration.models.messages import ReplyRequest
 from slack_integration.observability import logger, metrics
@@ -144,6 +151,7 @@ class UpdateService:
             ts=mapping.slack_message_ts,
             post_ms=round((time.monotonic() - started) * 1000),
             queue_ms=max(0, round((time.time() - meta.sent_at) * 1000)),
+            permalink=permalink(integration.team_url, mapping.slack_channel_id, mapping.slack_message_ts),
         )
         assert facts.version is not None and facts.preview is not None
         applied = self._mappings.applied_update_request(mapping, facts.version, facts.preview, utc_now())
