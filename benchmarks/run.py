@@ -192,8 +192,10 @@ def cost_per_message(stack: LocalStack, messages: int) -> dict[str, Any]:
     sqs = boto3.client("sqs", endpoint_url=info.aws_endpoint, region_name=info.region)
     producer = NotificationProducer(info.queues["SendQueue"], info.queues["ReplyQueue"], sqs=sqs)
 
-    def consume(logical: str, queue: str, expected: int) -> tuple[int, Counter[str]]:
-        before = len(emulator.calls("chat.postMessage")) if emulator else 0
+    def consume(
+        logical: str, queue: str, expected: int, slack_method: str = "chat.postMessage"
+    ) -> tuple[int, Counter[str]]:
+        before = len(emulator.calls(slack_method)) if emulator else 0
         seen = 0
         counting.calls.clear()
         while seen < expected:
@@ -217,7 +219,7 @@ def cost_per_message(stack: LocalStack, messages: int) -> dict[str, Any]:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
             )
             seen += len(received)
-        slack_calls = (len(emulator.calls("chat.postMessage")) - before) if emulator else expected
+        slack_calls = (len(emulator.calls(slack_method)) - before) if emulator else expected
         return slack_calls, Counter(counting.calls)
 
     # Warm each container first (token cache, clients): steady state is what is measured.
@@ -236,6 +238,10 @@ def cost_per_message(stack: LocalStack, messages: int) -> dict[str, Any]:
     for internal_id in ids:
         producer.reply(internal_id, {"text": "scoped reply"}, user_id=DEMO_USER)
     scoped_slack, scoped_calls = consume("ReplyFunction", "ReplyQueue", messages)
+    # An update in place of each original, one at a time (nothing to collapse).
+    for internal_id in ids:
+        producer.update(internal_id, {"text": "updated in place"}, user_id=DEMO_USER, version=1)
+    update_slack, update_calls = consume("ReplyFunction", "ReplyQueue", messages, "chat.update")
     # The same ids to a second user: an unscoped reply now fans out (one SQS hop) into one
     # scoped reply per thread. Counted per reply, the hop and both threads included.
     second_user = _connect_second_user(stack)
@@ -263,6 +269,9 @@ def cost_per_message(stack: LocalStack, messages: int) -> dict[str, Any]:
         "scoped": per(scoped_calls),
         "scoped_total": sum(scoped_calls.values()) / messages,
         "scoped_slack": scoped_slack / messages,
+        "update": per(update_calls),
+        "update_total": sum(update_calls.values()) / messages,
+        "update_slack": update_slack / messages,
         "fan_out": per(fan_calls),
         "fan_out_total": sum(fan_calls.values()) / messages,
         "fan_out_slack": fan_slack / messages,
@@ -441,6 +450,9 @@ def report(
         f"| reply, scoped (`userId`) | {cost['scoped_total']:.2f} | "
         + ", ".join(f"{k} {v:.2f}" for k, v in cost["scoped"].items())
         + f" | {cost['scoped_slack']:.2f} |",
+        f"| update in place, scoped (chat.update) | {cost['update_total']:.2f} | "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cost["update"].items())
+        + f" | {cost['update_slack']:.2f} |",
         f"| reply, unscoped, two recipients (fan-out hop + 2 threads) | {cost['fan_out_total']:.2f} | "
         + ", ".join(f"{k} {v:.2f}" for k, v in cost["fan_out"].items())
         + f" | {cost['fan_out_slack']:.2f} |",

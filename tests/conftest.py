@@ -213,7 +213,7 @@ def consumer(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Qu
     the way Lambda's event source mapping does, with the function's own template environment."""
 
     def _consumer(name: str, **overrides: str) -> QueuePoller:
-        """"send" | "reply" | "domain_events" (the last one with the template's rules in place)."""
+        """ "send" | "reply" | "domain_events" (the last one with the template's rules in place)."""
         logical, queue = _CONSUMERS[name]
         if name == "domain_events":
             create_rules(boto3.client("events"), aws["sqs"], aws["queues"])

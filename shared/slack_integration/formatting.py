@@ -141,15 +141,15 @@ def event_notification(event_type: str, data: Mapping[str, Any], *, now: datetim
                 f"Deployment of {project} failed: {value('error', 'see the logs')}",
             ),
         }.get(status, (f"{ROCKET} Deployment Complete", f"Deployment of {project} was successful"))
+        fields = [
+            Field("Environment", value("environment", "production")),
+            Field("Version", value("version", "latest")),
+            Field("Duration", value("duration", "N/A" if status != "started" else "running")),
+        ]
+        if data.get("status"):  # a deployment followed through its life shows where it is
+            fields.append(Field("Status", {"started": "Running"}.get(status, status.capitalize())))
         return rich_notification(
-            title,
-            message,
-            [
-                Field("Environment", value("environment", "production")),
-                Field("Version", value("version", "latest")),
-                Field("Duration", value("duration", "N/A" if status != "started" else "running")),
-            ],
-            [Action("View Details", str(url), "primary")] if url else None,
+            title, message, fields, [Action("View Details", str(url), "primary")] if url else None
         )
     if event_type == "alert":
         resolved = data.get("status") == "resolved"

@@ -49,6 +49,7 @@ def test_a_deployment_played_from_two_domain_events(aws, slack, notification_cha
 
     parent, [reply] = thread(slack, notification_channel)
     assert "Deployment Complete" in parent["text"] and "was successful" in parent["text"]  # updated in place
+    assert "*Status*\nSucceeded" in json.dumps(parent["blocks"]).replace("\\n", "\n")
     assert reply["thread_ts"] == parent["ts"] and "was successful" in reply["text"]
     answer = invoke("thread", "GET", "/messages/deployment-d-77/thread").body
     assert answer["original"]["updates"] == 1 and "Deployment Complete" in answer["original"]["preview"]

@@ -66,3 +66,30 @@ def test_the_disconnect_sample_disconnects(slack_app, demo_user, invoke):
     answer = invoke("installation", "", "", event=sample("disconnect.json"))
     assert answer.status == 200 and answer.body == {"success": True}
     assert dependencies.current().integrations.require("user-demo-1").is_active is False
+
+
+def test_the_domain_event_sample_enqueues_its_notification(aws, demo_user, monkeypatch):
+    from tests.support.events import LambdaContext
+    from tests.support.functions import load_function
+    from tests.support.template import function_env
+
+    for key, value in function_env("DomainEventsFunction", aws["queues"]).items():
+        monkeypatch.setenv(key, value)
+    dependencies.reset()
+    answer = load_function("domain_events").lambda_handler(sample("domain_event.json"), LambdaContext("domain_events"))
+
+    assert answer == {"batchItemFailures": []}
+    [message] = aws["sqs"].receive_message(QueueUrl=aws["queues"]["SendQueue"]).get("Messages", [])
+    assert '"internalMessageId":"deployment-d-42"' in message["Body"]
+
+
+def test_the_receipts_sample_publishes_a_delivered_receipt(aws, receipts):
+    from tests.support.events import LambdaContext
+    from tests.support.functions import load_function
+
+    answer = load_function("receipts").lambda_handler(sample("receipts.json"), LambdaContext("receipts"))
+
+    assert answer == {"batchItemFailures": []}
+    [receipt] = receipts.received()
+    assert receipt["detail-type"] == "Slack Message Delivered"
+    assert receipt["detail"]["permalink"].startswith("https://buster-demo.slack.com/archives/C0DEMOALR01/")

@@ -44,8 +44,8 @@ class ReceiptsTap:
         """Every receipt that reached the bus so far (consumed from the tap)."""
         found = []
         while True:
-            messages = self._aws["sqs"].receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
+            messages = (
+                self._aws["sqs"].receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             )
             if not messages:
                 return found
