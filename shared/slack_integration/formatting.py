@@ -148,9 +148,7 @@ def event_notification(event_type: str, data: Mapping[str, Any], *, now: datetim
         ]
         if data.get("status"):  # a deployment followed through its life shows where it is
             fields.append(Field("Status", {"started": "Running"}.get(status, status.capitalize())))
-        return rich_notification(
-            title, message, fields, [Action("View Details", str(url), "primary")] if url else None
-        )
+        return rich_notification(title, message, fields, [Action("View Details", str(url), "primary")] if url else None)
     if event_type == "alert":
         resolved = data.get("status") == "resolved"
         return _with_time(
