@@ -34,8 +34,10 @@ from slack_integration.models.delivery import (
     DeliveryFacts,
     DeliveryRecord,
     DeliveryStatus,
+    Kind,
     Landed,
     permalink,
+    thread_key,
 )
 from slack_integration.models.integration import Integration, utc_now
 from slack_integration.models.messages import ReplyRequest, SendRequest, validation_problems
@@ -254,6 +256,22 @@ def delivery_key(*parts: str) -> str:
     """Parts joined by "|", each percent-encoded: ids and keys may contain "|" themselves, and
     ("a|a", "a") must never name the same delivery as ("a", "a|a")."""
     return "|".join(quote(part, safe="") for part in parts)
+
+
+def follow_up_facts(
+    kind: Kind, integration: Integration, user_id: str, internal_id: str, idempotency_key: str, **more: Any
+) -> DeliveryFacts:
+    """A reply's or an update's delivery: one per (original, user, idempotency key), listed with
+    its original's thread."""
+    return DeliveryFacts(
+        key=delivery_key(kind, integration.id, internal_id, idempotency_key),
+        integration_id=integration.id,
+        user_id=user_id,
+        kind=kind,
+        internal_message_id=internal_id,
+        thread_key=thread_key(integration.id, internal_id),
+        **more,
+    )
 
 
 def validated(model: type[M], body: dict[str, Any]) -> M:

@@ -31,7 +31,7 @@ from slack_integration.adapters.queues import Enqueue
 from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.errors import INTEGRATION_NOT_FOUND, ORIGINAL_FAILED, ORIGINAL_NOT_DELIVERED, ServiceError
 from slack_integration.formatting import escape
-from slack_integration.models.delivery import PREVIEW_LENGTH, DeliveryFacts, DeliveryStatus, Landed, thread_key
+from slack_integration.models.delivery import PREVIEW_LENGTH, DeliveryFacts, DeliveryStatus, Landed
 from slack_integration.models.integration import Integration
 from slack_integration.models.messages import ReplyRequest
 from slack_integration.models.slack import Post
@@ -44,6 +44,7 @@ from slack_integration.services.delivery import (
     check_active,
     delivery_key,
     enqueued_at,
+    follow_up_facts,
     validated,
 )
 from slack_integration.services.update import UpdateService
@@ -139,14 +140,7 @@ class ReplyService:
         facts: DeliveryFacts | None = None
         try:
             integration = self._integrations.require(user_id)
-            facts = DeliveryFacts(
-                key=delivery_key("reply", integration.id, internal_id, body["idempotencyKey"]),
-                integration_id=integration.id,
-                user_id=user_id,
-                kind="reply",
-                internal_message_id=internal_id,
-                thread_key=thread_key(integration.id, internal_id),
-            )
+            facts = follow_up_facts("reply", integration, user_id, internal_id, body["idempotencyKey"])
             check_active(integration)
             mapping = mapping or self._original(integration, internal_id)
             if mapping.integration_id != integration.id:

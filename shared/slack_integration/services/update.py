@@ -41,7 +41,6 @@ from slack_integration.models.delivery import (
     DeliveryStatus,
     Landed,
     permalink,
-    thread_key,
 )
 from slack_integration.models.integration import Integration, utc_now
 from slack_integration.models.messages import ReplyRequest
@@ -51,8 +50,8 @@ from slack_integration.services.delivery import (
     DeliveryFailed,
     RecordMeta,
     check_active,
-    delivery_key,
     enqueued_at,
+    follow_up_facts,
 )
 
 OriginalLookup = Callable[[Integration, str], MessageMapping]
@@ -87,14 +86,8 @@ class UpdateService:
         facts: DeliveryFacts | None = None
         try:
             integration = self._integrations.require(user_id)
-            facts = DeliveryFacts(
-                key=delivery_key("update", integration.id, internal_id, body["idempotencyKey"]),
-                integration_id=integration.id,
-                user_id=user_id,
-                kind="update",
-                internal_message_id=internal_id,
-                thread_key=thread_key(integration.id, internal_id),
-                version=version,
+            facts = follow_up_facts(
+                "update", integration, user_id, internal_id, body["idempotencyKey"], version=version
             )
             check_active(integration)
             mapping = mapping or original(integration, internal_id)
