@@ -110,6 +110,19 @@ def _first_event(logical: str, stack: LocalStack, round_number: int) -> dict[str
         return event
     if directory == "health":
         return schedule_event("arn:aws:events:us-east-1:123456789012:rule/bench")
+    if directory == "domain_events":
+        event = sample("domain_event.json")
+        body = json.loads(event["Records"][0]["body"])
+        body["eventId"] = f"cold-{round_number}-{time.time_ns()}"
+        event["Records"][0].update(body=json.dumps(body), messageId=body["eventId"])
+        return event
+    if directory == "receipts":
+        # A delivery never published before, so the receipt really goes out.
+        event = sample("receipts.json")
+        key = {"S": f"send|bench|msg|cold-{round_number}-{time.time_ns()}"}
+        change = event["Records"][0]["dynamodb"]
+        change["Keys"]["deliveryKey"] = change["NewImage"]["deliveryKey"] = change["OldImage"]["deliveryKey"] = key
+        return event
     name = {
         "list_channels": "list_channels.json",
         "set_channel": "set_channel.json",
