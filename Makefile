@@ -12,11 +12,12 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run demo bench openapi test pytest lint build clean
+.PHONY: help install run demo token bench openapi test pytest lint build clean
 
 help:
 	@echo "make run      the whole product locally: moto, Slack emulator, HTTP API, queue pollers, health schedule"
 	@echo "make demo     the user journey (connect, channels, send, reply, thread, stats) against make run's stack"
+	@echo "make token USER=alice   a dev JWT for any user of the running make run stack"
 	@echo "make test     set up .venv and .venv-sam, lint (ruff, mypy, cfn-lint, sam validate --lint), run pytest"
 	@echo "make bench    cold start, cost per message, throughput under Slack's limits, overhead -> benchmarks/RESULTS.md"
 	@echo "make pytest   only the test suite (after make install)"
@@ -46,6 +47,9 @@ run: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(LOCAL_PATH) $(PY) -m local.demo
+
+token: $(VENV)/.installed
+	@$(LOCAL_PATH) $(PY) -m local.token "$(USER)"
 
 openapi: $(VENV)/.installed
 	$(LOCAL_PATH) $(PY) -m local.openapi > openapi.json

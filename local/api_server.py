@@ -109,6 +109,12 @@ class ApiHandler(BaseHTTPRequestHandler):
         if path == "/_local/info" and self.command == "GET":
             self._json(200, asdict(self.server.info))
             return
+        if path == "/_local/token" and self.command == "GET":
+            # Dev only, loopback only: a JWT for any user, signed with this stack's secret.
+            user = dict(parse_qsl(split.query)).get("user") or self.server.info.demo_user
+            token = dev_jwt.issue(user, secret=self.server.jwt_secret, issuer=LOCAL_ISSUER, audience=LOCAL_AUDIENCE)
+            self._json(200, {"user": user, "token": token})
+            return
         if path == "/_local/connect" and self.command == "GET":
             self._connect(dict(parse_qsl(split.query)).get("user") or self.server.info.demo_user)
             return

@@ -26,6 +26,7 @@ Buster Slack messaging: local stack is up.
 
 Dev token (valid 24 h, user {info.demo_user}):
   export TOKEN={info.dev_token}
+  (for any other user: make token USER=alice)
 
 Try:
   curl -s -H "Authorization: Bearer $TOKEN" {info.api_url}/integration/channels
@@ -71,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info = stack.start()
     except OSError as err:
-        print(
-            f"cannot start the local stack: {err} (is another one running? see --api-port/--aws-port/--slack-port)",
-            file=sys.stderr,
-        )
+        print(f"cannot start the local stack: {err}", file=sys.stderr)
         stack.stop()
         return 1
     print(banner(info), flush=True)

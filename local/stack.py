@@ -145,6 +145,8 @@ class LocalStack:
     def start(self) -> StackInfo:
         from moto.server import ThreadedMotoServer
 
+        # moto's server does not fail on a taken port, it waits; say so at once instead.
+        _ports_free(self._host, self._ports)
         self._saved_environ = dict(os.environ)
         if not self._verbose:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
@@ -186,7 +188,8 @@ class LocalStack:
             "SLACK_API_URL": slack_api_url,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "false" if self._verbose else "true",
-            "POWERTOOLS_LOG_LEVEL": "INFO" if self._verbose else "WARNING",
+            # Quiet by default: no JSON log lines unless --verbose (a failure still shows).
+            "POWERTOOLS_LOG_LEVEL": "INFO" if self._verbose else "ERROR",
             "POWERTOOLS_METRICS_NAMESPACE": str(
                 load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
             ),
@@ -384,6 +387,30 @@ class LocalStack:
         token = SecretStr(self._slack_bot_token or "")
         identity = container.slack.identify(token)
         container.installation.connect(DEMO_USER, identity.team_id, identity.team_name or identity.team_id, token)
+
+
+_PORT_OPTIONS = {
+    "api": "--api-port / LOCAL_API_PORT",
+    "aws": "--aws-port / LOCAL_AWS_PORT",
+    "slack": "--slack-port / LOCAL_SLACK_PORT",
+}
+
+
+def _ports_free(host: str, ports: dict[str, int]) -> None:
+    """OSError naming the first port (0 = any, always free) something already listens on."""
+    import socket
+
+    for role, port in ports.items():
+        if not port:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                raise OSError(
+                    f"port {port} ({role}) on {host} is already in use: is another `make run` up? "
+                    f"Stop it, or choose another port with {_PORT_OPTIONS[role]}"
+                ) from None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ that make a running emulator send events or change its state, and print its JSON
     channel   --team T --channel C archive|unarchive|delete|rename [--name N]
                                                    change the channel, send the event
     messages  --channel C                          what the channel has received
+    fault     --method M --kind K [--times N] [--retry-after S] [--status H] [--error E] [--delay S]
+                                                   break Slack on purpose for the next N calls of M
 
 Every subcommand takes `--url` (default http://127.0.0.1:3001, the emulator's default port).
 Exit status 1 when the emulator refuses the request or cannot be reached, or when an app did not
@@ -29,7 +31,8 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 # Events `event --type` can build from a channel id alone; others go through --json (or the
 # `channel` subcommand, which fills in the rest from the emulator's state).
 BUILT_EVENTS = ("channel_archive", "channel_unarchive", "channel_deleted", "app_uninstalled")
-COMMANDS = ("event", "uninstall", "channel", "messages")
+COMMANDS = ("event", "uninstall", "channel", "messages", "fault")
+FAULT_KINDS = ("ratelimited", "error", "server_error", "drop_before", "drop_after", "slow")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -59,6 +62,15 @@ def add_commands(subparsers: Any) -> None:
     messages = _command(subparsers, "messages", "print what a channel has received")
     messages.add_argument("--channel", required=True, help="channel id")
 
+    fault = _command(subparsers, "fault", "make the next calls of a Slack method fail (see inject_fault)")
+    fault.add_argument("--method", required=True, help='a Web API method such as chat.postMessage, or "*"')
+    fault.add_argument("--kind", required=True, choices=FAULT_KINDS)
+    fault.add_argument("--times", type=int, help="how many calls (default 1)")
+    fault.add_argument("--retry-after", type=int, help="seconds, for ratelimited")
+    fault.add_argument("--status", type=int, help="HTTP status to answer with")
+    fault.add_argument("--error", help="Slack error string, for error (default internal_error)")
+    fault.add_argument("--delay", type=float, help="seconds, for slow")
+
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     base = args.url.rstrip("/").removesuffix("/api")
@@ -71,6 +83,17 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error("channel ... rename needs --name")
         request = _without_none(action=args.action, team_id=args.team, channel_id=args.channel, name=args.name)
         answer = _post(base, "/_emulator/channels", request)
+    elif args.command == "fault":
+        request = _without_none(
+            method=args.method,
+            kind=args.kind,
+            times=args.times,
+            retry_after=args.retry_after,
+            status=args.status,
+            error=args.error,
+            delay=args.delay,
+        )
+        answer = _post(base, "/_emulator/faults", request)
     else:
         url = f"{base}/_emulator/channels/{urllib.parse.quote(args.channel, safe='')}/messages"
         answer = _call(urllib.request.Request(url))  # noqa: S310  (the user's own emulator URL)

@@ -7,6 +7,8 @@ process of the local stack, do what a test does through SlackEmulator:
     POST /_emulator/channels   {"action": "archive"|"unarchive"|"delete"|"rename", "team_id",
                                 "channel_id", "name"?}
     GET  /_emulator/channels/<channel_id>/messages
+    POST /_emulator/faults     {"method", "kind", "times"?, "retry_after"?, "status"?, "error"?,
+                                "delay"?, "after"?}: break Slack on purpose (inject_fault)
 
 Answers are {"ok": true, ...} (the events sent under "deliveries", each as deliver_event returns
 it plus "client_id" and "event_type"), or HTTP 400 {"ok": false, "error", "detail"} for input it
@@ -67,6 +69,7 @@ class ControlRoutes:
             "/_emulator/events": self._events,
             "/_emulator/uninstall": self._uninstall,
             "/_emulator/channels": self._channels,
+            "/_emulator/faults": self._faults,
         }
         if path not in routes:
             raise ControlError("unknown_route", f"no control route {path}")
@@ -111,6 +114,26 @@ class ControlRoutes:
             raise ControlError("invalid_action", "action must be archive, unarchive, delete or rename")
         channel = None if action == "delete" else emulator.channel_info(channel_id)
         return {"channel": channel, "deliveries": deliveries}
+
+    def _faults(self, payload: dict[str, Any]) -> dict[str, Any]:
+        method, kind = _text(payload, "method"), _text(payload, "kind")
+        options = {}
+        for name in ("times", "retry_after", "status", "after"):
+            value = payload.get(name)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ControlError("invalid_fault", f"{name} must be a non-negative integer")
+                options[name] = value
+        if payload.get("delay") is not None:
+            delay = payload["delay"]
+            if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+                raise ControlError("invalid_fault", "delay must be a non-negative number of seconds")
+            options["delay"] = float(delay)
+        error = _text(payload, "error", required=False)
+        if error:
+            options["error"] = error
+        self._emulator.inject_fault(method, kind, **options)
+        return {"fault": {"method": method, "kind": kind, **options}}
 
     def _only_receiver(self) -> str:
         receivers = [app["client_id"] for app in self._emulator.oauth_apps() if app["events_url"]]

@@ -124,6 +124,11 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:
+        if not _sent_json(app):
+            # Powertools read a form (curl's default) into fields: the body's fault is its type,
+            # not a missing or malformed field, whatever the validation found.
+            unsupported = ServiceError("UNSUPPORTED_MEDIA_TYPE", _UNSUPPORTED_MEDIA_TYPE, ErrorKind.INVALID_INPUT)
+            return error_response(unsupported, status=415)
         errors = list(error.errors())
         if any(err.get("type") == "json_invalid" for err in errors):
             invalid = ServiceError(INVALID_REQUEST.code, "The request body is not valid JSON.", ErrorKind.INVALID_INPUT)

@@ -808,3 +808,18 @@ def test_no_credential_reaches_the_call_log(emu: SlackEmulator, channels: dict[s
         {"client_id": ROTATING_ID, "grant_type": "refresh_token"},
     ]
     assert SIGNING_SECRET not in json.dumps(emu.oauth_apps())
+
+
+def test_the_cli_breaks_slack_on_purpose(emu: SlackEmulator, channels: dict[str, str]) -> None:
+    # fault: the next call of the method answers as told, then Slack is itself again
+    armed = cli(
+        "fault", "--url", emu.server_url, "--method", "auth.test", "--kind", "ratelimited", "--retry-after", "7"
+    )
+    assert armed.returncode == 0, armed.stderr
+    assert json.loads(armed.stdout)["fault"] == {"method": "auth.test", "kind": "ratelimited", "retry_after": 7}
+    throttled = slack_error(lambda: web_client(emu, SEEDED_TOKEN).auth_test())
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"
+    assert web_client(emu, SEEDED_TOKEN).auth_test()["ok"] is True
+    # refused input says what is wrong
+    refused = cli("fault", "--url", emu.server_url, "--method", "auth.test", "--kind", "error", "--times", "-1")
+    assert refused.returncode == 1 and "times" in json.loads(refused.stdout)["detail"]

@@ -610,3 +610,23 @@ def test_parse_window_defaults_and_limits():
     assert naive.value.code == "INVALID_WINDOW"
     with pytest.raises(ServiceError):
         parse_window("", None)
+
+
+def test_stats_count_messages_dead_lettered_before_delivery_as_failed(
+    aws, slack, connected, producer, consumer, invoke
+):
+    """A bad body from a known user, and a message to a user with no channel chosen yet, end in
+    the DLQ: the user's delivery rate says so instead of staying 1.0."""
+    aws["sqs"].send_message(
+        QueueUrl=aws["queues"]["SendQueue"],
+        MessageBody=json.dumps({"userId": USER_ID, "message": {"text": ""}, "internalMessageId": "bad-1"}),
+        MessageGroupId=USER_ID,
+        MessageDeduplicationId="bad-body",
+    )
+    producer.send(USER_ID, {"text": "no channel chosen yet"})
+    consumer("send").drain()
+
+    stats = invoke("stats", "GET", "/integration/stats").body
+
+    assert stats["failed"] == 2 and stats["delivered"] == 0 and stats["deliveryRate"] == 0.0
+    assert {e["code"] for e in stats["commonErrors"]} == {"INVALID_MESSAGE", "CHANNEL_NOT_SET"}

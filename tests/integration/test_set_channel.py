@@ -194,3 +194,23 @@ def test_a_shared_channel_hosted_by_the_users_own_workspace_is_accepted(connecte
     own = slack.add_channel(TEAM_ID, "acme-hosted")
     answer = invoke(*PUT, body={"channelId": own["id"]})
     assert answer.status == 200
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"]
+)
+def test_a_body_that_is_not_sent_as_json_is_415_whatever_its_fields(
+    aws, slack, notification_channel, workspace, invoke, content_type
+):
+    from tests.support.events import http_event
+
+    event = http_event("PUT", "/integration/channel", raw_body="channelId=" + workspace.channels["alerts"]["id"])
+    event["headers"]["content-type"] = content_type
+
+    answer = invoke("set_channel", "PUT", "/integration/channel", event=event)
+
+    assert answer.status == 415 and answer.body["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert (
+        invoke("set_channel", "GET", "/integration/channel").body["notificationChannel"]["channelId"]
+        == (notification_channel["id"])
+    )

@@ -311,3 +311,41 @@ def test_add_to_slack_in_a_browser_and_slacks_signed_events_reach_the_stack(stac
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 401 and json.loads(refused.value.read())["code"] == "SIGNATURE_INVALID"
+
+
+def test_a_taken_port_fails_at_once_with_what_to_do():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        local = LocalStack(api_port=0, aws_port=port, slack_port=0, name="taken")
+        with pytest.raises(OSError, match=rf"port {port} \(aws\).*already in use.*--aws-port"):
+            local.start()
+        local.stop()
+        assert time.monotonic() - started < 5
+
+
+def test_make_token_mints_a_jwt_for_any_user_that_the_stack_accepts(stack):
+    _, info = stack
+    done = subprocess.run(
+        [sys.executable, "-m", "local.token", "alice"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LOCAL_API_URL": info.api_url, "PYTHONPATH": f"{ROOT}:{ROOT / 'shared'}"},
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    status, body = call(info, "GET", "/integration/status", token=token)
+    assert status == 200 and body["code"] == "INTEGRATION_NOT_FOUND"  # alice is signed in, not connected
+    missing = subprocess.run(
+        [sys.executable, "-m", "local.token", "alice"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LOCAL_API_URL": "http://127.0.0.1:9", "PYTHONPATH": f"{ROOT}:{ROOT / 'shared'}"},
+        timeout=30,
+        check=False,
+    )
+    assert missing.returncode == 1 and "make run" in missing.stderr

@@ -41,7 +41,10 @@ class SendService:
 
     @tracer.capture_method(capture_response=False)
     def send(self, body: dict[str, Any], meta: RecordMeta) -> None:
-        request = validated(SendRequest, body)
+        try:
+            request = validated(SendRequest, body)
+        except ServiceError as err:
+            raise DeliveryFailed(err, body, self._refused(body, meta)) from None
         integration = self._integrations.require(request.user_id)
         internal_id = request.internal_message_id
         idempotency_key = request.idempotency_key or f"sqs:{meta.message_id}"
@@ -79,3 +82,28 @@ class SendService:
                 "Notification delivered",
                 extra={"integration_id": integration.id, "slack_ts": landed.ts, "verified": landed.verified},
             )
+
+    def _refused(self, body: dict[str, Any], meta: RecordMeta) -> DeliveryFacts | None:
+        """The delivery record of a body refused as invalid, when it names a user we know: the
+        user's stats then count it as failed (and a reply to its id learns it will never come)."""
+        user_id, internal_id = body.get("userId"), body.get("internalMessageId")
+        if not isinstance(user_id, str) or not 0 < len(user_id) <= 128:
+            return None
+        try:
+            integration = self._integrations.get_by_user(user_id)
+        except ServiceError:
+            return None
+        if integration is None:
+            return None
+        if not (isinstance(internal_id, str) and 0 < len(internal_id) <= 256 and internal_id.isprintable()):
+            internal_id = None
+        where = ("msg", internal_id) if internal_id else ("sqs", meta.message_id)
+        return DeliveryFacts(
+            key=delivery_key("send", integration.id, *where),
+            integration_id=integration.id,
+            user_id=user_id,
+            kind="send",
+            internal_message_id=internal_id,
+            channel_id=integration.notification_channel_id,
+            thread_key=thread_key(integration.id, internal_id) if internal_id else None,
+        )
