@@ -18,7 +18,7 @@ def banner(info: StackInfo) -> str:
     return f"""
 Buster Slack messaging: local stack is up.
 
-  HTTP API      {info.api_url}   (every route of template.yaml, JWT required)
+  HTTP API      {info.api_url}   (every route of template.yaml: JWT, but for Slack's callback and events)
   AWS (moto)    {info.aws_endpoint}   (tables, queues, secrets; region {info.region})
   Slack         {info.slack_api_url}   ({slack})
   Demo user     {info.demo_user}, connected through Add to Slack
