@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -279,3 +280,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         if leaked:
             report.outcome = "failed"
             report.longrepr = f"bot token(s) {leaked} appeared in this test's captured output"
+
+
+@pytest.fixture
+def aws_calls(aws: AwsStack) -> Iterator[Counter[str]]:
+    """Every AWS call made from now on, by service and operation: counted with botocore's own
+    event hooks on the real clients (nothing is replaced)."""
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_kwargs: Any) -> None:
+        calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    session = boto3._get_default_session()
+    session.events.register("before-call", count)
+    dependencies.reset()  # clients made from now on carry the hook
+    yield calls
+    session.events.unregister("before-call", count)

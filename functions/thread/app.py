@@ -1,4 +1,5 @@
-"""GET /messages/{internalMessageId}/thread: the caller's thread of one tracked message."""
+"""GET /messages and GET /messages/{internalMessageId}/thread: the caller's tracked notifications
+(newest first, a page at a time) and the thread of one of them, both from our own records."""
 
 from typing import Annotated
 
@@ -8,10 +9,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_integration import dependencies
 from slack_integration.http_api import caller_user_id, create_app
-from slack_integration.models.api import ThreadAnswer
+from slack_integration.models.api import MessageList, ThreadAnswer
 from slack_integration.observability import logger, metrics, tracer
+from slack_integration.services.messages import DEFAULT_PAGE, MAX_PAGE
 
 app = create_app()
+
+
+@app.get("/messages")
+def messages(
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="`nextCursor` of the previous page; omit for the newest")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Messages per page")] = DEFAULT_PAGE,
+) -> MessageList:
+    return dependencies.current().messages.recent(caller_user_id(app), cursor=cursor, limit=limit)
 
 
 @app.get("/messages/<internal_message_id>/thread")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from slack_integration.services.health import HealthService
     from slack_integration.services.install_flow import InstallFlow
     from slack_integration.services.installation import InstallationService
+    from slack_integration.services.messages import MessagesService
     from slack_integration.services.receipts import ReceiptService
     from slack_integration.services.reply import ReplyService
     from slack_integration.services.send import SendService
@@ -192,6 +193,12 @@ class Container:
             self.settings.status_cache_seconds,
             self.settings.thread_read_interval_seconds,
         )
+
+    @cached_property
+    def messages(self) -> MessagesService:
+        from slack_integration.services.messages import MessagesService
+
+        return MessagesService(self.integrations, self.ledger)
 
     @cached_property
     def stats(self) -> StatsService:

@@ -82,12 +82,29 @@ class ErrorSpec:
     kind: ErrorKind
     message: str
 
+    def __post_init__(self) -> None:
+        # The first spec of a code is its message for a record that keeps only the code.
+        _MESSAGES.setdefault(self.code, self.message)
+
     def error(
         self, *, slack_error: str | None = None, retry_after: float | None = None, detail: str | None = None
     ) -> ServiceError:
         return ServiceError(
             self.code, self.message, self.kind, slack_error=slack_error, retry_after=retry_after, detail=detail
         )
+
+
+_MESSAGES: dict[str, str] = {}
+
+
+def message_of(code: str | None) -> str | None:
+    """The message a person can act on for a stored error `code` (a delivery record keeps only
+    the code), or None for a code this service does not define."""
+    if code is None:
+        return None
+    from slack_integration import slack_errors  # noqa: F401  (Slack's codes are defined there)
+
+    return _MESSAGES.get(code)
 
 
 _K = ErrorKind
@@ -195,6 +212,11 @@ INVALID_WINDOW = ErrorSpec(
     "`start` and `end` must be RFC 3339 times with a zone, such as 2026-11-27T00:00:00Z.",
 )
 WINDOW_ORDER = ErrorSpec("INVALID_WINDOW", _K.INVALID_INPUT, "`start` must be before `end`.")
+INVALID_CURSOR = ErrorSpec(
+    "INVALID_CURSOR",
+    _K.INVALID_INPUT,
+    "`cursor` is not one this API gave out. Start again without it and follow `nextCursor`.",
+)
 WINDOW_TOO_LONG = ErrorSpec("INVALID_WINDOW", _K.INVALID_INPUT, "The window can be at most 31 days long.")
 UNSUPPORTED_MEDIA_TYPE = ErrorSpec(
     "UNSUPPORTED_MEDIA_TYPE", _K.INVALID_INPUT, "Send the request body as JSON (Content-Type: application/json)."

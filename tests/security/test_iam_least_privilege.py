@@ -497,6 +497,9 @@ def test_thread_function(aws, slack, notification_channel, producer, consumer, i
     assert call("thread", "GET", "/messages/unknown/thread").body["code"] == "THREAD_NOT_FOUND"
     assert call("thread", "GET", "/messages/deploy-7/thread", user_id=UNKNOWN_USER).status == 404
     assert call("thread", "GET", "/messages/deploy-7/thread", user_id=None).status == 401
+    listed = call("thread", "GET", "/messages")
+    assert listed.status == 200 and listed.body["messages"][0]["replies"] == 1
+    assert call("thread", "GET", "/messages", user_id=UNKNOWN_USER).status == 404
 
     assert_least_privilege("ThreadFunction", recorder, aws)
 

@@ -20,6 +20,8 @@ ROUTES = {
     # Added by the health / insights issue, in the same style.
     ("GET", "/integration/status"): "status",
     ("GET", "/messages/{internalMessageId}/thread"): "thread",
+    # The reference dashboard's list of what was sent.
+    ("GET", "/messages"): "thread",
     ("GET", "/integration/stats"): "stats",
     # The Slack app lifecycle.
     ("POST", "/integration/install"): "installation",

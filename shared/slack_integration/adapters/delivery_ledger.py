@@ -14,6 +14,7 @@ attempt is appended to `outcomes` for the stats.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,7 +22,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from slack_integration.adapters import aws
 from slack_integration.adapters.mappings_repository import MappingsRepository, MessageMapping
 from slack_integration.errors import ServiceError
-from slack_integration.models.delivery import Claim, DeliveryFacts, DeliveryRecord, DeliveryStatus, Landed, Outcome
+from slack_integration.models.delivery import (
+    Claim,
+    DeliveryFacts,
+    DeliveryRecord,
+    DeliveryStatus,
+    Kind,
+    Landed,
+    Outcome,
+)
 from slack_integration.models.integration import utc_now
 
 _STATUS = {"#status": "status"}
@@ -87,10 +96,16 @@ class DeliveryLedger(aws.DynamoTable):
         return Claim(granted=True, previous=_record(old) if old else None, started_at=now)
 
     def delivered(
-        self, key: str, landed: Landed, *, mapping: MessageMapping | None = None, also: dict[str, Any] | None = None
+        self,
+        key: str,
+        landed: Landed,
+        *,
+        mapping: MessageMapping | None = None,
+        also: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Mark the delivery done. A tracked send's `mapping` (or an update's change of it, `also`)
-        is written in the same transaction, so both happen together or not at all, in one call."""
+        """Mark the delivery done. A tracked send's `mapping` and whatever else the delivery changes
+        (`also`: an update's change of the mapping, a follow-up's count on its send) are written in
+        the same transaction, so all happen together or not at all, in one call."""
         values: dict[str, Any] = {
             ":delivered": DeliveryStatus.DELIVERED.value,
             ":channel": landed.channel_id,
@@ -122,14 +137,33 @@ class DeliveryLedger(aws.DynamoTable):
             "ExpressionAttributeNames": _STATUS,
             "ExpressionAttributeValues": aws.to_ddb(values),
         }
-        if mapping is None and also is None:
+        items = [{"Put": self._mappings.put_request(mapping)}] if mapping is not None else []
+        items += [{"Update": change} for change in also]
+        if not items:
             self._update(update, "delivered")
             return
-        first = {"Put": self._mappings.put_request(mapping)} if mapping is not None else {"Update": also}
         try:
-            self._ddb.transact_write_items(TransactItems=[first, {"Update": update}])
+            self._ddb.transact_write_items(TransactItems=[*items, {"Update": update}])
         except (BotoCoreError, ClientError) as exc:
-            raise aws.unavailable(exc, "TransactWriteItems mapping + delivered") from exc
+            raise aws.unavailable(exc, "TransactWriteItems delivered + mapping / send") from exc
+
+    def counted_on_send(self, send_key: str, kind: Kind, *, preview: str | None = None) -> dict[str, Any]:
+        """An Update of a transaction (`delivered(also=...)`): a delivered reply or update counted
+        on its original's send record, with an update's content as the send's current preview, so
+        that GET /messages lists replies and updates without reading them. A send record that has
+        expired gets only the count (and a TTL), which no index lists."""
+        counter = "replyCount" if kind == "reply" else "updateCount"
+        values: dict[str, Any] = {":one": 1, ":ttl": int(time.time()) + self._ttl_seconds}
+        sets = ["expiresAt = if_not_exists(expiresAt, :ttl)"]
+        if preview is not None:
+            values[":preview"] = preview
+            sets.append("currentPreview = :preview")
+        return {
+            "TableName": self._table,
+            "Key": self._key(send_key),
+            "UpdateExpression": "SET " + ", ".join(sets) + f" ADD {counter} :one",
+            "ExpressionAttributeValues": aws.to_ddb(values),
+        }
 
     def attempt_failed(
         self,
@@ -259,6 +293,38 @@ class DeliveryLedger(aws.DynamoTable):
             "ExpressionAttributeValues": aws.to_ddb({":id": internal_message_id, ":send": "send"}),
         }
         return self._query(arguments, "Query deliveries.byMessage", limit=10_000)[0]
+
+    def recent_sends(
+        self, integration_id: str, *, limit: int, after: dict[str, str] | None = None
+    ) -> tuple[list[DeliveryRecord], dict[str, str] | None]:
+        """One page of an integration's tracked sends, newest first (the sparse `trackedSends`
+        index: no reply and no untracked send is read), and the index key the next page starts
+        after (None: this was the last). One item more than the page is read, so a page that ends
+        the list says so instead of promising a next page that is empty."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "trackedSends",
+            "KeyConditionExpression": "trackedFor = :id",
+            "ExpressionAttributeValues": {":id": {"S": integration_id}},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if after is not None:
+            arguments["ExclusiveStartKey"] = aws.to_ddb(after)
+        try:
+            answer = self._ddb.query(**arguments)
+        except (BotoCoreError, ClientError) as exc:
+            raise aws.unavailable(exc, "Query deliveries.trackedSends") from exc
+        records = [_record(item) for item in answer.get("Items", [])]
+        if len(records) > limit:
+            last = records[limit - 1]
+            return records[:limit], {
+                "trackedFor": integration_id,
+                "firstAttemptAt": last.first_attempt_at or "",
+                "deliveryKey": last.key,
+            }
+        more = answer.get("LastEvaluatedKey")  # only if DynamoDB's 1 MB page ended first
+        return records, aws.from_ddb(more) if more else None
 
     def in_window(self, integration_id: str, start: str, end: str, *, limit: int) -> tuple[list[DeliveryRecord], bool]:
         """An integration's deliveries first attempted in [start, end], at most `limit` of them;

@@ -119,6 +119,31 @@ class ThreadAnswer(_Wire):
     slack: SlackThread | None = None
 
 
+class MessageSummary(_Wire):
+    """One tracked notification in GET /messages: how it went, from our own records."""
+
+    internal_message_id: str
+    message_type: str | None = None
+    channel_id: str | None = Field(default=None, description="Where it was (or is to be) posted")
+    ts: str | None = Field(
+        default=None, description="Slack's ts, once delivered; its thread is GET /messages/{id}/thread"
+    )
+    sent_at: str | None = Field(default=None, description="When Slack took it (null until delivered)")
+    first_attempt_at: str | None = None
+    status: str = Field(description="delivered / posting / retrying / uncertain / dead_lettered")
+    preview: str | None = Field(default=None, description="Its content as Slack shows it now (after any update)")
+    replies: int = Field(default=0, description="Replies delivered in its thread")
+    updates: int = Field(default=0, description="Updates applied in place")
+    error_code: str | None = Field(default=None, description="Why it is not delivered (retrying or dead-lettered)")
+    error: str | None = Field(default=None, description="That reason, as a person can act on it")
+    permalink: str | None = None
+
+
+class MessageList(_Wire):
+    messages: list[MessageSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for older messages; null on the last page")
+
+
 class ErrorCount(_Wire):
     code: str
     count: int

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 # How much of a message's text the delivery record keeps for thread history.
@@ -75,6 +75,14 @@ class DeliveryFacts(_Item):
     thread_key: str | None = None
     preview: str | None = None
     version: int | None = None  # an update's
+    # A tracked send's integration: the sparse index GET /messages pages (`trackedSends`).
+    tracked_for: str | None = None
+
+    @model_validator(mode="after")
+    def _list_tracked_sends(self) -> DeliveryFacts:
+        if self.kind == "send" and self.internal_message_id and self.integration_id and not self.tracked_for:
+            self.tracked_for = self.integration_id
+        return self
 
 
 class DeliveryRecord(DeliveryFacts):
@@ -97,6 +105,10 @@ class DeliveryRecord(DeliveryFacts):
     permalink: str | None = None  # built from the workspace's URL (receipts carry it)
     last_error_code: str | None = None
     outcomes: list[Outcome] = Field(default_factory=list)
+    # A tracked send's: its delivered replies and updates, and the content an update put in its place.
+    reply_count: int = 0
+    update_count: int = 0
+    current_preview: str | None = None
 
     @property
     def may_have_posted(self) -> bool:

@@ -93,6 +93,8 @@ class Delivery:
     # A reply reposted top-level because its original was deleted in Slack: the mapping it
     # replaces, so that later replies thread under the repost.
     reanchors: MessageMapping | None = None
+    # A reply's: the delivery key of its original's send, which counts the reply once delivered.
+    counted_on: str | None = None
 
     def mapping(self, landed: Landed) -> MessageMapping | None:
         """The mapping this delivery writes with its delivered record: a tracked send's (where a
@@ -154,7 +156,8 @@ class DeliveryService:
             queue_ms=max(0, round((time.time() - meta.sent_at) * 1000)),
             permalink=permalink(delivery.integration.team_url, posted.channel_id, posted.ts, posted.thread_ts),
         )
-        self._ledger.delivered(key, landed, mapping=delivery.mapping(landed))
+        counted = [self._ledger.counted_on_send(delivery.counted_on, "reply")] if delivery.counted_on else []
+        self._ledger.delivered(key, landed, mapping=delivery.mapping(landed), also=counted)
         if post_ms is not None:
             metrics.add_metric(name="SlackPostMs", unit=MetricUnit.Milliseconds, value=post_ms)
         return landed

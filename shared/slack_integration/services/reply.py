@@ -156,6 +156,7 @@ class ReplyService:
                 }
             )
             in_current_channel = mapping.slack_channel_id == integration.notification_channel_id
+            send_key = delivery_key("send", integration.id, "msg", internal_id)
             if self._original_exists(integration, mapping, in_current_channel):
                 post = Post(
                     mapping.slack_channel_id,
@@ -164,14 +165,21 @@ class ReplyService:
                     thread_ts=mapping.slack_message_ts,
                     broadcast=request.broadcast,
                 )
-                delivery = Delivery(facts, integration, post, about_notification_channel=in_current_channel)
+                delivery = Delivery(
+                    facts, integration, post, about_notification_channel=in_current_channel, counted_on=send_key
+                )
             else:
                 # The original was deleted in Slack: a reply under it would be accepted and never
                 # seen. Post it top-level, saying what it continues; later replies thread under it.
                 arguments = _continuing(content.post_arguments(), self._original_preview(integration, internal_id))
                 post = Post(mapping.slack_channel_id, arguments, facts.key)
                 delivery = Delivery(
-                    facts, integration, post, about_notification_channel=in_current_channel, reanchors=mapping
+                    facts,
+                    integration,
+                    post,
+                    about_notification_channel=in_current_channel,
+                    reanchors=mapping,
+                    counted_on=send_key,
                 )
                 metrics.add_metric(name="RepliesReanchored", unit=MetricUnit.Count, value=1)
             landed = self._delivery.deliver(delivery, meta)

@@ -50,6 +50,7 @@ from slack_integration.services.delivery import (
     DeliveryFailed,
     RecordMeta,
     check_active,
+    delivery_key,
     enqueued_at,
     follow_up_facts,
 )
@@ -148,7 +149,10 @@ class UpdateService:
         )
         assert facts.version is not None and facts.preview is not None
         applied = self._mappings.applied_update_request(mapping, facts.version, facts.preview, utc_now())
-        self._ledger.delivered(facts.key, landed, also=applied)
+        counted = self._ledger.counted_on_send(
+            delivery_key("send", integration.id, "msg", mapping.internal_message_id), "update", preview=facts.preview
+        )
+        self._ledger.delivered(facts.key, landed, also=[applied, counted])
         metrics.add_metric(name="MessagesUpdated", unit=MetricUnit.Count, value=1)
         logger.info(
             "Original updated in place",
