@@ -181,6 +181,7 @@ def test_status_of_a_ready_user(aws, slack, notification_channel, invoke):
     assert answer.body["canSend"] is True
     assert answer.body["channelConfigured"] is True and answer.body["integrationActive"] is True
     assert answer.body["error"] is None and answer.body["healthStatus"] == "healthy"
+    assert (answer.body["teamId"], answer.body["teamName"]) == (TEAM_ID, TEAM_NAME)
     assert get_integration_item(aws)["healthStatus"] == "healthy"
 
 
@@ -191,6 +192,7 @@ def test_status_without_an_integration_says_so_with_200(aws, slack, invoke):
     assert answer.body["canSend"] is False and answer.body["integrationActive"] is False
     assert answer.body["code"] == "INTEGRATION_NOT_FOUND"
     assert "Connect Slack" in answer.body["error"]
+    assert answer.body["teamId"] is None and answer.body["teamName"] is None
 
 
 def test_status_without_a_channel(aws, slack, connected, invoke):

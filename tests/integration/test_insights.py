@@ -529,6 +529,44 @@ def test_no_records_give_no_rates_and_no_latency():
     assert result.integrations.total == 0
 
 
+def test_deliveries_over_time_fall_in_hourly_buckets_of_the_window():
+    records = [
+        DeliveryRecord.model_validate({"deliveryKey": key, "kind": "send", "status": status, "firstAttemptAt": at})
+        for key, status, at in [
+            ("a", "delivered", "2026-11-26T00:10:00.000Z"),
+            ("b", "dead_lettered", "2026-11-26T00:50:00.000Z"),
+            ("c", "retrying", "2026-11-26T05:30:00.000Z"),
+            ("d", "delivered", "2026-11-26T23:59:59.999Z"),
+            ("e", "stale", "2026-11-26T02:00:00.000Z"),
+        ]
+    ]
+
+    result = compute_stats(records, [], WINDOW)
+
+    assert result.bucket_seconds == 3600 and len(result.over_time) == 24
+    assert result.over_time[0].start == "2026-11-26T00:00:00.000Z"
+    assert (result.over_time[0].delivered, result.over_time[0].failed, result.over_time[0].pending) == (1, 1, 0)
+    assert result.over_time[5].pending == 1 and result.over_time[23].delivered == 1
+    assert result.over_time[23].start == "2026-11-26T23:00:00.000Z"
+    assert sum(b.delivered + b.failed + b.pending for b in result.over_time) == 4  # the stale update is not counted
+
+
+@pytest.mark.parametrize(
+    ("window", "seconds", "buckets"),
+    [
+        (("2026-11-26T00:00:00Z", "2026-11-26T01:00:00Z"), 300, 12),
+        (("2026-11-26T00:00:00Z", "2026-11-28T00:00:00Z"), 3600, 48),
+        (("2026-11-26T00:00:00Z", "2026-11-29T00:00:00Z"), 3 * 3600, 24),
+        (("2026-11-01T00:00:00Z", "2026-12-02T00:00:00Z"), 86_400, 31),
+    ],
+)
+def test_the_chart_never_has_more_than_48_buckets(notification_channel, invoke, window, seconds, buckets):
+    answer = stats(invoke, start=window[0], end=window[1])
+
+    assert answer.status == 200
+    assert answer.body["bucketSeconds"] == seconds and len(answer.body["overTime"]) == buckets
+
+
 @pytest.mark.parametrize(
     ("values", "median", "p95"),
     [

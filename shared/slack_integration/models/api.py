@@ -73,6 +73,9 @@ class CapabilityStatus(_Wire):
     checked_at: str | None = None
     # health "degraded": the Slack scopes the install lacks (a reconnect grants them).
     missing_scopes: list[str] | None = None
+    # The connected workspace (none when nothing is connected).
+    team_id: str | None = None
+    team_name: str | None = None
 
 
 class ThreadOriginal(_Wire):
@@ -175,6 +178,15 @@ class IntegrationCounts(_Wire):
     healthy: int
 
 
+class TimeBucket(_Wire):
+    """The deliveries first attempted in [start, start + bucketSeconds) and how each stands now."""
+
+    start: str
+    delivered: int
+    failed: int
+    pending: int
+
+
 class MessagingStats(_Wire):
     """GET /integration/stats and `admin stats`: the messaging KPIs over one window."""
 
@@ -195,6 +207,9 @@ class MessagingStats(_Wire):
     latency: LatencyStats
     integrations: IntegrationCounts
     truncated: bool = False
+    # Deliveries over time, for a chart: at most 48 equal buckets covering the window.
+    bucket_seconds: int = 3600
+    over_time: list[TimeBucket] = []
 
 
 class InstallStarted(_Wire):

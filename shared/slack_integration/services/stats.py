@@ -21,6 +21,7 @@ from slack_integration.models.api import (
     LatencyStats,
     MessagingStats,
     ReplyStats,
+    TimeBucket,
     TypeBreakdown,
 )
 from slack_integration.models.delivery import DeliveryRecord, DeliveryStatus
@@ -150,7 +151,52 @@ def compute_stats(
             healthy=sum(1 for i in everyone if i.is_active and i.is_healthy),
         ),
         truncated=truncated,
+        bucket_seconds=_bucket_seconds(window),
+        over_time=_over_time(records, window),
     )
+
+
+# Chart buckets: the shortest of these that covers the window in at most MAX_BUCKETS.
+_BUCKET_SIZES = (300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400)
+MAX_BUCKETS = 48
+
+
+def _bucket_seconds(window: tuple[str, str]) -> int:
+    start, end = (_parse_time(moment) for moment in window)
+    length = (end - start).total_seconds()
+    return next((size for size in _BUCKET_SIZES if length / size <= MAX_BUCKETS), _BUCKET_SIZES[-1])
+
+
+def _over_time(records: list[DeliveryRecord], window: tuple[str, str]) -> list[TimeBucket]:
+    """Deliveries by when they were first attempted, in equal buckets from the window's start;
+    an update dropped as stale is neither delivered, failed nor pending, and is left out."""
+    start, end = (_parse_time(moment) for moment in window)
+    size = _bucket_seconds(window)
+    count = max(1, math.ceil((end - start).total_seconds() / size))
+    buckets = [Counter[str]() for _ in range(count)]
+    for record in records:
+        if record.status is DeliveryStatus.STALE or not record.first_attempt_at:
+            continue
+        try:
+            offset = (_parse_time(record.first_attempt_at) - start).total_seconds()
+        except ValueError:
+            continue
+        index = min(count - 1, max(0, int(offset // size)))
+        if record.status is DeliveryStatus.DELIVERED:
+            buckets[index]["delivered"] += 1
+        elif record.status is DeliveryStatus.DEAD_LETTERED:
+            buckets[index]["failed"] += 1
+        else:
+            buckets[index]["pending"] += 1
+    return [
+        TimeBucket(
+            start=_iso(start + timedelta(seconds=index * size)),
+            delivered=bucket["delivered"],
+            failed=bucket["failed"],
+            pending=bucket["pending"],
+        )
+        for index, bucket in enumerate(buckets)
+    ]
 
 
 def _group(records: list[DeliveryRecord], key: Callable[[DeliveryRecord], str]) -> dict[str, list[DeliveryRecord]]:

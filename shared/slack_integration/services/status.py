@@ -72,4 +72,6 @@ def _status(
         code=code,
         health_status=status.value,
         checked_at=integration.health_checked_at,
+        team_id=integration.team_id,
+        team_name=integration.team_name,
     )
