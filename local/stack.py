@@ -313,6 +313,12 @@ class LocalStack:
             self.runtime.forget_containers()
 
     @property
+    def emulator(self) -> Any:
+        """The Slack emulator this stack runs (None with a real workspace): tests and the bench
+        seed it and break it on purpose."""
+        return self._emulator
+
+    @property
     def threads(self) -> list[threading.Thread]:
         return list(self._threads)
 
