@@ -18,9 +18,12 @@ Functions run in this one process, one invocation at a time (a lock), each with 
 the template gives it and its own container of the layer's services; that keeps Lambda's "one
 function per container" true for the layer's per-container caches without a process per function.
 
+State: in memory (a stack of tests and benchmarks), or kept in a state directory across restarts
+(`make run`: .local-state), saved at stop and restored at start by local.persistence.
+
 This module brings the stack up and down (LocalStack, StackInfo); the pieces are local.runtime
-(the functions), local.api_server (the HTTP API), local.pollers (SQS and the schedule) and
-local.cli (`python -m local.stack`, behind `make run`).
+(the functions), local.api_server (the HTTP API), local.pollers (SQS and the schedule),
+local.persistence (the state directory) and local.cli (`python -m local.stack`, behind `make run`).
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ import logging
 import os
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from local import dev_jwt
+from local import dev_jwt, persistence
 from local.api_server import LOCAL_AUDIENCE, LOCAL_ISSUER, ApiServer
 from local.pollers import Poller, Schedule
 from local.runtime import ACCOUNT_ID, REGION, FunctionRuntime
@@ -91,6 +96,8 @@ class StackInfo:
     connect_url: str = ""
     slack_authorize_url: str = ""
     slack_events_url: str = ""
+    # Where the state is kept across restarts; "" = in memory (lost at stop).
+    state_dir: str = ""
 
 
 class LocalStack:
@@ -112,6 +119,7 @@ class LocalStack:
         consumers: bool = True,
         parameters: dict[str, str] | None = None,
         token_rotation: bool = False,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._host = host
         # Suffix of every table and queue name (moto's backends are shared by all stacks of a process).
@@ -127,6 +135,7 @@ class LocalStack:
         self._slack_api_url = slack_api_url
         self._health_interval = health_interval
         self._verbose = verbose
+        self._jwt_secret_given = bool(jwt_secret)
         self._jwt_secret = jwt_secret or os.urandom(24).hex()
         self._stop = threading.Event()
         self._saved_environ: dict[str, str] | None = None
@@ -139,6 +148,15 @@ class LocalStack:
         self._client_id = ""
         # The emulated Slack app rotates its tokens (12-hour tokens, renewed by the functions).
         self._token_rotation = token_rotation
+        # None: everything in memory. Otherwise saved at stop(), restored by start().
+        self.state_dir = persistence.StateDir(state_dir) if state_dir is not None else None
+        self.restored: persistence.Restored | None = None  # what start() brought back, if anything
+        self.queued_at_stop: dict[str, int] = {}  # what stop() found on the queues
+        self.saved_to: Path | None = None  # where stop() saved the state
+        self.unsaved_at_stop = 0  # messages stop() counted but could not read into the snapshot
+        self._restored_through: int | None = None  # the deliveries stream's last restored record
+        self._receipts: tuple[StreamReader, persistence.Invoke] | None = None
+        self._started = False
 
     # lifecycle
 
@@ -177,10 +195,18 @@ class LocalStack:
 
         slack_mode = "slack" if self._slack_bot_token else "emulator"
         if slack_mode == "emulator":
+            # Each stack registers its own app in its own emulator; moto's secrets are shared by
+            # every stack of a process, so each keeps its app's credentials under its own name.
+            self._parameters.setdefault("SlackAppSecretName", f"buster/slack/app-{self._name}")
+        snapshot = self._restore(slack_mode, aws_endpoint, tables, queues)
+        if slack_mode == "emulator":
             from local.slack_emulator import SlackEmulator
 
             self._emulator = SlackEmulator()
-            self._emulator.load_seed(DEMO_SEED)
+            if snapshot is not None and snapshot.get("slack") is not None:
+                self._emulator.restore(snapshot["slack"])
+            else:
+                self._emulator.load_seed(DEMO_SEED)
             slack_api_url = self._emulator.start(host=self._host, port=self._ports["slack"])
         else:
             slack_api_url = self._slack_api_url or "https://slack.com/api/"
@@ -195,10 +221,6 @@ class LocalStack:
                 load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
             ),
         }
-        if slack_mode == "emulator":
-            # Each stack registers its own app in its own emulator; moto's secrets are shared by
-            # every stack of a process, so each keeps its app's credentials under its own name.
-            self._parameters.setdefault("SlackAppSecretName", f"buster/slack/app-{self._name}")
         runtime = FunctionRuntime({**tables, **queues, **self._parameters}, overrides)
         self.runtime = runtime
         self._api = ApiServer((self._host, self._ports["api"]), runtime, self._jwt_secret, self._verbose)
@@ -232,6 +254,7 @@ class LocalStack:
             connect_url=f"{api_url}/_local/connect" if slack_mode == "emulator" else "",
             slack_authorize_url=self._emulator.authorize_url if self._emulator is not None else "",
             slack_events_url=f"{api_url}/slack/events" if slack_mode == "emulator" else "",
+            state_dir=str(self.state_dir.path) if self.state_dir is not None else "",
         )
         self._api.info = self.info
         self._spawn(
@@ -248,7 +271,31 @@ class LocalStack:
             # Like the SQS pollers, an event source mapping: a stack started without consumers
             # (make bench) runs none, so nothing else takes the one-at-a-time runtime.
             self._spawn(self._receipts_poller(tables["DeliveriesTable"], aws_endpoint))
+        self._started = True
         return self.info
+
+    def _restore(
+        self, slack_mode: str, endpoint: str, tables: dict[str, str], queues: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """The state dir's snapshot into moto's new tables, secrets and queues (the emulator's part
+        is start()'s), before anything reads them; the snapshot, or None for a fresh start."""
+        snapshot = self.state_dir.load() if self.state_dir is not None else None
+        if snapshot is None:
+            return None
+        persistence.check_mode(snapshot, slack_mode)
+        self.restored = persistence.restore(
+            snapshot, endpoint=endpoint, tables=tables, queues=queues, app_secret_name=self._app_secret_name
+        )
+        # The receipts poller starts later and reads the stream from its start: what is there now
+        # is the restore's writes, whose receipts were published before the restart.
+        self._restored_through = persistence.stream_end(endpoint, tables["DeliveriesTable"])
+        if not self._jwt_secret_given and snapshot.get("jwtSecret"):
+            self._jwt_secret = str(snapshot["jwtSecret"])  # a dev token from before stays valid
+        return snapshot
+
+    @property
+    def _app_secret_name(self) -> str:
+        return self._parameters.get("SlackAppSecretName") or str(parameter_default("SlackAppSecretName"))
 
     def _receipts_poller(self, table: str, endpoint: str) -> StreamPoller:
         """The deliveries table's stream -> the receipts function, as its event source mapping."""
@@ -262,7 +309,11 @@ class LocalStack:
             stream_arn,
             stream_filters("ReceiptsFunction", "DeliveriesStream"),
         )
-        return StreamPoller(reader, lambda event: runtime.invoke("ReceiptsFunction", event), self._stop)
+        invoke: persistence.Invoke = lambda event: runtime.invoke("ReceiptsFunction", event)  # noqa: E731
+        if self._restored_through is not None:
+            invoke = persistence.skip_restored(invoke, self._restored_through)
+        self._receipts = (reader, invoke)
+        return StreamPoller(reader, invoke, self._stop)
 
     def start_consumers(self) -> None:
         """The SQS pollers (started by start() unless `consumers=False` or DeliveryEnabled=false)."""
@@ -290,8 +341,12 @@ class LocalStack:
         """DeliveryEnabled=true again."""
         self.start_consumers()
 
-    def stop(self) -> None:
-        """Stop every thread and server and give the process its environment back."""
+    def stop(self) -> dict[str, int]:
+        """Stop every thread and server, save the state (with a state dir) and give the process
+        its environment back. Returns the messages left on the send, reply and domain events
+        queues and their dead-letter queues (logical id -> count; also `queued_at_stop`): kept
+        in the state dir, or lost in memory. persistence.StateError, once everything is
+        stopped, if the state could not be saved."""
         self._stop.set()
         self._delivery_stop.set()
         if self._api is not None:
@@ -299,6 +354,19 @@ class LocalStack:
             self._api.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
+        failure: Exception | None = None
+        if self._started and self.info is not None:  # not after a failed start: a partial state
+            self._started = False  # must not replace the saved one
+            try:
+                self.queued_at_stop = persistence.queued_messages(self.info.aws_endpoint, self.info.queues)
+            except Exception:
+                traceback.print_exc()
+            if self.state_dir is not None:
+                try:
+                    self._save()
+                except Exception as exc:
+                    failure = persistence.StateError(f"could not save the state to {self.state_dir.path}: {exc!r}")
+                    failure.__cause__ = exc
         if self._emulator is not None:
             self._emulator.stop()
         if self._moto is not None:
@@ -311,6 +379,33 @@ class LocalStack:
         dependencies.reset()
         if self.runtime is not None:
             self.runtime.forget_containers()
+        if failure is not None:
+            raise failure
+        return dict(self.queued_at_stop)
+
+    def _save(self) -> None:
+        assert self.info is not None and self.state_dir is not None
+        if self._receipts is not None:
+            # The event source mapping catches up first: a delivery of the last half second
+            # gets its receipt now, as the restored stack will not emit it.
+            reader, invoke = self._receipts
+            try:
+                reader.deliver(invoke)
+            except Exception:
+                traceback.print_exc()
+        snapshot = persistence.capture(
+            endpoint=self.info.aws_endpoint,
+            tables=self.info.tables,
+            queues=self.info.queues,
+            app_secret_name=self._app_secret_name,
+            token_prefix=self._parameters.get("TokenSecretPrefix") or self.info.token_secret_prefix,
+            slack_mode=self.info.slack_mode,
+            emulator=self._emulator,
+            jwt_secret=self._jwt_secret,
+        )
+        self.saved_to = self.state_dir.save(snapshot)
+        saved = sum(len(snapshot["queues"].get(queue, [])) for queue in self.queued_at_stop)
+        self.unsaved_at_stop = max(0, sum(self.queued_at_stop.values()) - saved)
 
     @property
     def emulator(self) -> Any:
@@ -340,26 +435,37 @@ class LocalStack:
         import boto3
 
         assert self.runtime is not None and self._emulator is not None
-        credentials = {
-            "clientId": f"{int.from_bytes(os.urandom(4), 'big'):010d}.{int.from_bytes(os.urandom(5), 'big'):013d}",
-            "clientSecret": os.urandom(16).hex(),
-            "signingSecret": os.urandom(16).hex(),
-        }
         callback = f"{api_url}/slack/oauth/callback"
-        self._emulator.add_oauth_app(
-            credentials["clientId"],
-            credentials["clientSecret"],
-            redirect_uri=callback,
-            signing_secret=credentials["signingSecret"],
-            events_url=f"{api_url}/slack/events",
-            token_rotation=self._token_rotation,
-        )
-        name = self._parameters.get("SlackAppSecretName") or str(parameter_default("SlackAppSecretName"))
-        secrets = boto3.client("secretsmanager")
-        try:
-            secrets.create_secret(Name=name, SecretString=json.dumps(credentials))
-        except secrets.exceptions.ResourceExistsException:  # a stack of the same name ran in this process
-            secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials))
+        credentials = self._restored_app()
+        if credentials is not None:
+            # The same app as before the restart (its installs, tokens and the app secret came
+            # back with it), now at this run's URLs. Rotation can be turned on, never off.
+            self._emulator.update_oauth_app(
+                credentials["clientId"],
+                redirect_uri=callback,
+                events_url=f"{api_url}/slack/events",
+                **({"token_rotation": True} if self._token_rotation else {}),
+            )
+        else:
+            credentials = {
+                "clientId": f"{int.from_bytes(os.urandom(4), 'big'):010d}.{int.from_bytes(os.urandom(5), 'big'):013d}",
+                "clientSecret": os.urandom(16).hex(),
+                "signingSecret": os.urandom(16).hex(),
+            }
+            self._emulator.add_oauth_app(
+                credentials["clientId"],
+                credentials["clientSecret"],
+                redirect_uri=callback,
+                signing_secret=credentials["signingSecret"],
+                events_url=f"{api_url}/slack/events",
+                token_rotation=self._token_rotation,
+            )
+            name = self._app_secret_name
+            secrets = boto3.client("secretsmanager")
+            try:
+                secrets.create_secret(Name=name, SecretString=json.dumps(credentials))
+            except secrets.exceptions.ResourceExistsException:  # a stack of the same name ran in this process
+                secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials))
         return_path = self._parameters.get("DashboardReturnPath") or str(parameter_default("DashboardReturnPath"))
         self.runtime.override(
             {
@@ -370,6 +476,17 @@ class LocalStack:
             }
         )
         self._client_id = credentials["clientId"]
+
+    def _restored_app(self) -> dict[str, str] | None:
+        """The app's credentials when the state dir brought back both its secret and its
+        registration in the emulator (same client id), else None (register a new one)."""
+        if self.restored is None or self._emulator is None:
+            return None
+        credentials = persistence.app_credentials(os.environ["AWS_ENDPOINT_URL"], self._app_secret_name)
+        if credentials is None:
+            return None
+        known = {app["client_id"] for app in self._emulator.oauth_apps()}
+        return credentials if credentials["clientId"] in known else None
 
     def _connect_demo_user(self, slack_mode: str, api_url: str) -> None:
         from pydantic import SecretStr
@@ -383,6 +500,9 @@ class LocalStack:
             from urllib.parse import parse_qs, urlsplit
 
             assert self._emulator is not None
+            existing = container.integrations.get_by_user(DEMO_USER)
+            if existing is not None and existing.is_active:
+                return  # restored from the state dir, with its channel and token: nothing to redo
             seed = json.loads(DEMO_SEED.read_text())["workspaces"][0]
             host = urlsplit(api_url).netloc
             url = container.install_flow.start(DEMO_USER, host)

@@ -108,6 +108,26 @@ class SlackEmulator(LifecycleControls):
         history windows and the post rate limit (it is off again and its stats are zero); keep serving."""
         self._state.reset()
 
+    # -- snapshot ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The emulator's state as JSON-able data, for restore() in a later run (the local stack's
+        state dir): workspaces, channels, members, messages and threads, tokens, OAuth apps,
+        codes and refresh tokens. Not faults nor the call log (EmulatorState.snapshot)."""
+        return self._state.snapshot()
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace everything with a snapshot() (e.g. read back from JSON); keeps serving.
+        ValueError for anything snapshot() did not make."""
+        self._state.restore(dict(snapshot))
+
+    def update_oauth_app(self, client_id: str, **changes: Any) -> dict[str, Any]:
+        """Change a registered app's settings (add_oauth_app's keywords: redirect_uri, events_url,
+        signing_secret, token_rotation, ...), e.g. its URLs when the app moved to another port;
+        returns it as add_oauth_app does. KeyError for an unknown app, ValueError for a setting
+        Slack refuses (rotation cannot be turned off once on)."""
+        return self._state.update_oauth_app(client_id, **changes).public()
+
     # -- seeding -----------------------------------------------------------------------------
 
     def add_workspace(

@@ -3,11 +3,15 @@ and history rate limits, OAuth apps and codes, and the call log.
 
 A single re-entrant lock guards all of it, because the HTTP server answers on one thread per
 request while a test thread drives the control API at the same time.
+
+`EmulatorState.snapshot()` / `restore()` turn what a workspace keeps between two runs (the local
+stack's state dir, local.persistence) into JSON and back; see snapshot() for what is left out.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import random
 import string
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.slack_emulator.oauth import Enterprise, OAuthApp, OAuthCode, OAuthRegistry
+from local.slack_emulator.oauth import Enterprise, OAuthApp, OAuthCode, OAuthRegistry, RefreshToken, check_app
 
 # The bot scopes the product installs with (and a token gets unless a test says otherwise).
 DEFAULT_SCOPES: tuple[str, ...] = (
@@ -44,6 +48,8 @@ WORKSPACE_OPTIONS = frozenset(
 )
 # Non-Marketplace distributed apps: conversations.history / .replies `limit` default and maximum.
 NON_MARKETPLACE_PAGE_LIMIT = 15
+# The shape of EmulatorState.snapshot(); restore() refuses any other.
+SNAPSHOT_VERSION = 1
 
 
 def new_slack_id(prefix: str) -> str:
@@ -534,6 +540,98 @@ class EmulatorState:
                 if parent.get("subtype") == "tombstone" and not _replies_of(channel, parent["ts"]):
                     channel.messages = [stored for stored in channel.messages if stored is not parent]
 
+    def update_oauth_app(self, client_id: str, **changes: Any) -> OAuthApp:
+        """Change a registered app's settings (redirect_uri, events_url, token_rotation, ...), as
+        its developer would on the app's settings page; ValueError for a setting Slack refuses.
+        Token rotation cannot be turned off once on (Slack: "may not be turned off")."""
+        with self.lock:
+            app = self.oauth.app(client_id)
+            changeable = {f.name for f in dataclasses.fields(OAuthApp)} - {"client_id", "app_id"}
+            unknown = set(changes) - changeable
+            if unknown:
+                raise ValueError(f"cannot change {sorted(unknown)} of an OAuth app")
+            if app.token_rotation and changes.get("token_rotation") is False:
+                raise ValueError("token rotation cannot be turned off once it is on")
+            updated = dataclasses.replace(app, **changes)
+            check_app(updated)
+            self.oauth.apps[client_id] = updated
+            return updated
+
+    # -- snapshot ------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restarted emulator needs to go on where this one stopped, as JSON-able data:
+        workspaces (their settings, bot, owner, ts clock), channels (members, archive state,
+        names), every message and thread reply as stored, tokens (status, expiry, app), OAuth
+        apps (credentials, URLs, verification token), unexchanged codes, refresh tokens, and the
+        chat.postMessage rate limit's setting.
+
+        Left out, on purpose: armed faults and the call log (a test's instruments for the calls
+        it is about to make, not Slack's state), the rate limits' buckets and history windows
+        and the post limit's counts (readings of this process's monotonic clock: a restart
+        starts them over, as after reset())."""
+        with self.lock:
+            return _jsonable(
+                {
+                    "version": SNAPSHOT_VERSION,
+                    "workspaces": [
+                        {
+                            **{f.name: getattr(w, f.name) for f in dataclasses.fields(w) if f.name != "channels"},
+                            "channels": [dataclasses.asdict(channel) for channel in w.channels.values()],
+                        }
+                        for w in self.workspaces.values()
+                    ],
+                    "tokens": [dataclasses.asdict(token) for token in self.tokens.values()],
+                    "oauth": {
+                        "apps": [dataclasses.asdict(app) for app in self.oauth.apps.values()],
+                        "codes": {code: dataclasses.asdict(grant) for code, grant in self.oauth.codes.items()},
+                        "refresh_tokens": [dataclasses.asdict(r) for r in self.oauth.refresh_tokens.values()],
+                    },
+                    "post_rate_limit": {
+                        "per_second": self.post_rate_limit.per_second,
+                        "burst": self.post_rate_limit.burst,
+                    },
+                }
+            )
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Replace the whole state with a snapshot() (read back from JSON); the call log, faults
+        and rate-limit windows start empty. ValueError for data snapshot() did not make."""
+        if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"not an emulator snapshot of version {SNAPSHOT_VERSION}")
+        with self.lock:
+            self.reset()
+            try:
+                for data in snapshot["workspaces"]:
+                    workspace = Workspace(**_known(Workspace, data, exclude={"channels"}))
+                    for channel in data.get("channels", []):
+                        restored = Channel(**_known(Channel, channel))
+                        workspace.channels[restored.id] = restored
+                    self.workspaces[workspace.team_id] = workspace
+                for data in snapshot["tokens"]:
+                    token = Token(**_known(Token, data))
+                    token.scopes = tuple(token.scopes)
+                    self.tokens[token.token] = token
+                oauth = snapshot["oauth"]
+                for data in oauth["apps"]:
+                    app = OAuthApp(**_known(OAuthApp, data))
+                    if app.granted_scopes is not None:
+                        app.granted_scopes = tuple(app.granted_scopes)
+                    self.oauth.apps[app.client_id] = app
+                for code, data in oauth["codes"].items():
+                    grant = OAuthCode(**_known(OAuthCode, data))
+                    grant.scopes, grant.enterprise = tuple(grant.scopes), _enterprise(grant.enterprise)
+                    self.oauth.codes[code] = grant
+                for data in oauth["refresh_tokens"]:
+                    refresh = RefreshToken(**_known(RefreshToken, data))
+                    refresh.scopes, refresh.enterprise = tuple(refresh.scopes), _enterprise(refresh.enterprise)
+                    self.oauth.refresh_tokens[refresh.token] = refresh
+                limit = snapshot.get("post_rate_limit") or {}
+                self.post_rate_limit.configure(limit.get("per_second"), limit.get("burst", 1))
+            except (KeyError, TypeError, AttributeError) as err:
+                self.reset()
+                raise ValueError(f"malformed emulator snapshot: {err!r}") from None
+
     # -- lookups -----------------------------------------------------------------------------
 
     def workspace(self, team_id: str) -> Workspace:
@@ -730,6 +828,26 @@ def _recount_replies(channel: Channel, parent: dict[str, Any]) -> None:
         reply_users_count=len(reply_users),
         latest_reply=replies[-1]["ts"],
     )
+
+
+def _known(cls: type, data: dict[str, Any], exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The keys of `data` that are fields of dataclass `cls` (a snapshot from a newer or older
+    emulator may carry others, or miss some, which then get their defaults)."""
+    names = {f.name for f in dataclasses.fields(cls)} - set(exclude)
+    return {key: copy.deepcopy(value) for key, value in data.items() if key in names}
+
+
+def _jsonable(value: Any) -> Any:
+    """A deep copy with tuples as lists: what json.loads(json.dumps(value)) gives back."""
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _enterprise(value: Enterprise | dict[str, Any] | None) -> Enterprise | None:
+    return Enterprise(**value) if isinstance(value, dict) else value
 
 
 def _domain_from_name(name: str) -> str:
