@@ -47,7 +47,18 @@ class Poller(threading.Thread):
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        if not messages or self._stop_event.is_set():
+        if not messages:
+            return
+        if self._stop_event.is_set():
+            # Stopped while this receive waited (a pause, or the stack stopping): hand the batch
+            # back at once instead of leaving it invisible for the queue's visibility timeout.
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for n, m in enumerate(messages)
+                ],
+            )
             return
         try:
             answer = self._runtime.invoke(self._logical, sqs_event(messages, self._arn))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import os
 import sys
 import threading
@@ -31,6 +32,14 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
+# os.environ is the process's: two stacks in one process (tests do that) must not run functions
+# at the same time, or one would run with the other's tables and endpoints. One lock for every
+# runtime, and the environment os.environ holds is remembered process-wide (runtime, function).
+_PROCESS_LOCK = threading.RLock()
+_APPLIED: list[tuple[int, str] | None] = [None]
+_RUNTIMES = itertools.count()
+
+
 class FunctionRuntime:
     """Loads each function's app.py once, under its own module name, and invokes it like Lambda:
     with the environment the template gives it, a context carrying its timeout, one at a time."""
@@ -38,10 +47,10 @@ class FunctionRuntime:
     def __init__(self, resolved: dict[str, str], overrides: dict[str, str]) -> None:
         self._resolved = resolved
         self._overrides = overrides
-        self._lock = threading.RLock()
+        self._lock = _PROCESS_LOCK
+        self._number = next(_RUNTIMES)  # not id(): a new runtime may get a dead one's id
         self._modules: dict[str, ModuleType] = {}
         self._containers: dict[str, Container] = {}
-        self._applied: str | None = None  # the function whose environment os.environ holds
         functions = resources("AWS::Serverless::Function")
         globals_timeout = load_template()["Globals"]["Function"].get("Timeout", 3)
         self.timeouts = {
@@ -53,9 +62,9 @@ class FunctionRuntime:
         """Run code (an invocation, or the stack's own setup) as function `logical` would: with
         its environment, and its container as `dependencies.current()`."""
         with self._lock:
-            if self._applied != logical:
+            if _APPLIED[0] != (self._number, logical):
                 os.environ.update(self.environment_for(logical))
-                self._applied = logical
+                _APPLIED[0] = (self._number, logical)
             # Imported only once an environment is applied, so Powertools reads the functions'
             # settings (log level, service) when the layer first loads.
             from slack_integration import dependencies
@@ -84,7 +93,7 @@ class FunctionRuntime:
         """More environment for every function (what the stack learns once its servers listen)."""
         with self._lock:
             self._overrides.update(values)
-            self._applied = None
+            _APPLIED[0] = None
             self._containers.clear()
 
     def forget_containers(self) -> None:
