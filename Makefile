@@ -12,15 +12,18 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run demo token bench openapi test pytest lint build clean
+.PHONY: help install browser run demo token admin bench openapi test pytest lint build clean
 
 help:
-	@echo "make run      the whole product locally: moto, Slack emulator, HTTP API, queue pollers, health schedule"
+	@echo "make run      the whole product and its dashboard on http://127.0.0.1:3000 (state kept in .local-state;"
+	@echo "              RUN_ARGS=--reset starts fresh, RUN_ARGS=--in-memory keeps nothing)"
 	@echo "make demo     the user journey (connect, channels, send, reply, thread, stats) against make run's stack"
 	@echo "make token USER=alice   a dev JWT for any user of the running make run stack"
+	@echo "make admin ARGS=\"list\"   the operator command (slack_integration.admin) against the running make run stack"
 	@echo "make test     set up .venv and .venv-sam, lint (ruff, mypy, cfn-lint, sam validate --lint), run pytest"
 	@echo "make bench    cold start, cost per message, throughput under Slack's limits, overhead -> benchmarks/RESULTS.md"
-	@echo "make pytest   only the test suite (after make install)"
+	@echo "make pytest   only the test suite (after make install; browser tests need make browser)"
+	@echo "make browser  Debian's Chromium for the dashboard's browser tests (apt-get; make test runs it)"
 	@echo "make lint     only the linters"
 	@echo "make build    sam build (needs python3.13 on PATH, as the Lambda runtime)"
 	@echo "make clean    remove the virtual environments and build output"
@@ -51,6 +54,10 @@ demo: $(VENV)/.installed
 token: $(VENV)/.installed
 	@$(LOCAL_PATH) $(PY) -m local.token "$(USER)"
 
+# e.g. make admin ARGS="stats --user-id user-demo-1"; ARGS="--print-env" for a shell's export lines.
+admin: $(VENV)/.installed
+	@$(LOCAL_PATH) $(PY) -m local.admin $(ARGS)
+
 openapi: $(VENV)/.installed
 	$(LOCAL_PATH) $(PY) -m local.openapi > openapi.json
 
@@ -63,7 +70,19 @@ lint: install
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 
-pytest: $(VENV)/.installed
+# The dashboard's browser tests drive Debian's Chromium through Playwright for Python; Playwright's
+# own browser download is never used. Installed here when missing (as root, or with sudo).
+CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
+browser:
+ifeq ($(CHROMIUM),)
+	@echo "Installing Debian's chromium for the dashboard's browser tests"
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	  || { echo "Could not install chromium: install it (apt-get install chromium) or set CHROMIUM_PATH" >&2; exit 1; }
+endif
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || test -x "$$CHROMIUM_PATH"
+
+pytest: $(VENV)/.installed browser
 	$(PY) -m pytest
 
 test: lint pytest

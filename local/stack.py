@@ -471,7 +471,7 @@ class LocalStack:
             {
                 "SLACK_OAUTH_AUTHORIZE_URL": self._emulator.authorize_url,
                 "SLACK_OAUTH_REDIRECT_URL": callback,
-                # No dashboard here: the local API serves a small page at the return path.
+                # The local API serves the reference dashboard (local/dashboard) at the return path.
                 "DASHBOARD_RETURN_URL": f"{api_url}{return_path}",
             }
         )
