@@ -99,6 +99,8 @@ def banner(info: StackInfo, restored: Restored | None = None) -> str:
     slack = "the Slack emulator (demo workspace)" if info.slack_mode == "emulator" else "your Slack workspace"
     return f"""
 Buster Slack messaging: local stack is up.
+
+  Dashboard     {info.api_url}/   <- open it in a browser: sign in, Add to Slack, pick a channel, see what was sent
 {state_lines(info, restored)}
   HTTP API      {info.api_url}   (every route of template.yaml: JWT, but for Slack's callback and events)
   AWS (moto)    {info.aws_endpoint}   (tables, queues, secrets; region {info.region})
@@ -116,6 +118,7 @@ Try:
        -d '{{"channelId":"C0DEMOALR01"}}' {info.api_url}/integration/channel
   curl -s -H "Authorization: Bearer $TOKEN" {info.api_url}/integration/status
   make demo      # the whole journey against this stack: Add to Slack, send, reply, thread, stats
+  make admin ARGS="list"   # the operator command against this stack (stats, health, redrive ...)
   python -m local.slack_emulator uninstall --url {info.slack_api_url.removesuffix("/api/")} --team T0DEMO0001
                  # Slack tells the stack the app was uninstalled (a signed app_uninstalled event)
 

@@ -545,6 +545,9 @@ def _ports_free(host: str, ports: dict[str, int]) -> None:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
+                # As the servers bind: a port whose old connections wait in TIME_WAIT (a
+                # `make run` just stopped) is free; only a listening socket takes it.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind((host, port))
             except OSError:
                 raise OSError(

@@ -186,7 +186,7 @@ function renderConnection(status) {
     const workspace = status.teamName || status.teamId || "your workspace";
     const line = element("p");
     line.append("Workspace ", element("strong", { text: workspace }), " ");
-    if (status.canSend) line.append(badge("delivered"), element("span", { text: " Buster can post." }));
+    if (status.canSend) line.append(element("span", { className: "badge ok", text: "Connected" }), " Buster can post.");
     else if (needsReconnect) line.append(element("span", { className: "badge bad", text: "Needs a reconnect" }));
     else if (status.channelConfigured) line.append(element("span", { className: "badge warn", text: "Cannot post" }));
     else line.append(element("span", { className: "badge warn", text: "No channel yet" }));
@@ -336,7 +336,8 @@ async function saveChannel(event) {
     state.savedChannelId = notificationChannel && notificationChannel.channelId;
     result.className = "result ok";
     result.textContent = answer.message;
-    await loadStatus();
+    // Saving may have made the bot join the channel: the list shows it as Slack has it now.
+    await Promise.all([loadStatus(), loadChannels()]);
   } catch (error) {
     result.className = "result error";
     result.textContent = error.message;

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -226,9 +226,12 @@ def _meta(record: SQSRecord, context: LambdaContext, *, superseded: bool = False
 def _count(error: ServiceError, decision: Decision) -> None:
     if decision.dead_letter:
         metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
-        # Per-code counts need their own dimension, hence a metric of its own.
-        with single_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="ErrorCode", value=error.code)
+        # Per-code counts need their own dimension, hence a metric set of its own. Not
+        # single_metric: it prints even with POWERTOOLS_METRICS_DISABLED (the quiet local stack).
+        per_code = EphemeralMetrics()
+        per_code.add_dimension(name="ErrorCode", value=error.code)
+        per_code.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
+        per_code.flush_metrics()
     elif decision.reason is Reason.RATE_LIMITED:
         metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
     else:

@@ -101,6 +101,8 @@ def test_the_whole_journey_from_sign_in_to_disconnect(stack, page, screenshot):
     page.get_by_role("button", name="Save channel").click()
     expect(page.locator("#channel-result")).to_have_text("Notification channel set to #alerts")
     expect(page.locator("#current-channel")).to_have_text("Notifications go to #alerts.")
+    # Saving made the bot join: the list says so now, as Slack does.
+    expect(page.locator("#channel-results li", has_text="#alerts")).to_contain_text("Buster is in it")
     expect(page.locator("#connection-state")).to_contain_text("Buster can post")
     screenshot(page, "channel-saved")
 
@@ -139,9 +141,9 @@ def test_the_whole_journey_from_sign_in_to_disconnect(stack, page, screenshot):
     expect(page.locator("#chart rect.bar-delivered")).not_to_have_count(0)
     expect(page.locator("#chart rect.bar-failed")).not_to_have_count(0)
     expect(page.locator("#chart-summary")).to_contain_text("1 failed")
+    screenshot(page, "what-was-sent")
     page.locator("#close-thread").click()
     expect(row.get_by_role("button")).to_be_focused()  # focus goes back where it came from
-    screenshot(page, "what-was-sent")
 
     # Disconnect asks first; cancelling changes nothing.
     page.get_by_role("button", name="Disconnect").click()
