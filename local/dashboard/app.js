@@ -9,8 +9,10 @@ const MESSAGES_PAGE = 20;
 const REFRESH_MS = 5000;
 
 // What Add to Slack's return (?slack=error&code=CODE) means, in words a person can act on. The
-// callback sends only the code; these are the API's own messages for it.
-const START_AGAIN = "Start again with Add to Slack.";
+// callback sends only the code (text taken from the address would let a crafted link put any
+// words on this page); these are the API's own messages for each code the callback can send
+// (tests/unit/test_dashboard.py keeps them equal to shared/slack_integration/errors.py).
+const START_AGAIN = "Start again with Add to Slack in the Buster dashboard.";
 const INSTALL_ERRORS = {
   INSTALL_STATE_INVALID: `This Slack connection link is not valid. ${START_AGAIN}`,
   INSTALL_STATE_USED: `This Slack connection link was already used. ${START_AGAIN}`,
@@ -22,8 +24,10 @@ const INSTALL_ERRORS = {
   ENTERPRISE_INSTALL_UNSUPPORTED:
     "Buster connects one Slack workspace, not a whole Enterprise Grid organization. Install it to one workspace of your organization instead.",
   SLACK_APP_NOT_CONFIGURED: "Buster's Slack app is not set up yet. Contact Buster support.",
-  AWS_UNAVAILABLE: `Buster could not save the connection just now. ${START_AGAIN}`,
-  INTERNAL_ERROR: `Something went wrong on Buster's side. ${START_AGAIN}`,
+  AWS_UNAVAILABLE: "Buster's storage is temporarily unavailable. Try again in a moment.",
+  FEATURE_DISABLED:
+    "Slack notifications are paused by Buster for maintenance. Your settings are kept; try again later.",
+  INTERNAL_ERROR: "Something went wrong on Buster's side. Try again; if it persists, contact Buster support.",
 };
 
 const STATUS_LABELS = {
@@ -599,7 +603,9 @@ function returnedFromSlack() {
   if (!outcome) return;
   if (outcome === "connected") notice("Slack is connected. Pick the channel Buster should post to.");
   else {
-    const code = query.get("code") || "UNKNOWN";
+    // Only a code's shape is taken from the address, never free text.
+    const given = query.get("code") || "";
+    const code = /^[A-Z][A-Z_]{0,63}$/.test(given) ? given : "UNKNOWN";
     notice(INSTALL_ERRORS[code] || `Slack was not connected (${code}). ${START_AGAIN}`, "error");
   }
   window.history.replaceState(null, "", window.location.pathname);

@@ -19,6 +19,7 @@ import pytest
 
 from local.stack import LocalStack, StackInfo
 from local.template import ROOT
+from tests.support.local_stack import running_stack
 
 ARTIFACTS = ROOT / ".artifacts" / "browser"
 # What the machine's probe found Chromium needs on a closed network: no background connections.
@@ -50,12 +51,8 @@ def service_env() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[LocalStack, StackInfo]]:
-    saved = dict(os.environ)
-    local = LocalStack(api_port=0, aws_port=0, slack_port=0, health_interval=3600, name="browser")
-    info = local.start()
-    yield local, info
-    local.stop()
-    assert dict(os.environ) == saved
+    with running_stack("browser", health_interval=3600) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

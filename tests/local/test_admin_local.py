@@ -15,25 +15,16 @@ import boto3
 import pytest
 
 from local import admin as local_admin
-from local.stack import DEMO_USER, LocalStack
+from local.stack import DEMO_USER
 from local.template import ROOT
+from tests.support.local_stack import running_stack
 
 
 @pytest.fixture(scope="module")
 def stack():
     # No consumers: the admin command runs in this process too, and nothing else runs functions meanwhile.
-    saved = dict(os.environ)
-    local = LocalStack(api_port=0, aws_port=0, slack_port=0, name="admin-local", consumers=False)
-    info = local.start()
-    yield local, info
-    local.stop()
-    assert dict(os.environ) == saved
-
-
-@pytest.fixture(autouse=True)
-def service_env():
-    """Overrides conftest's: the stack owns the environment of its functions."""
-    yield {}
+    with running_stack("admin-local", consumers=False) as started:
+        yield started
 
 
 def run(info, *argv: str) -> tuple[int, list[dict]]:

@@ -5,7 +5,6 @@ keep-alive, what reaches the function, the dashboard's files, /_local/env, and a
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -19,7 +18,8 @@ import pytest
 from local import api_server
 from local.api_server import MAX_BODY_BYTES, READ_TIMEOUT, RETURN_PATH, ApiServer
 from local.runtime import FunctionRuntime
-from local.stack import DEMO_USER, LocalStack
+from local.stack import DEMO_USER
+from tests.support.local_stack import running_stack
 
 DASHBOARD_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
@@ -29,18 +29,8 @@ DASHBOARD_CSP = (
 
 @pytest.fixture(scope="module")
 def stack():
-    saved = dict(os.environ)
-    local = LocalStack(api_port=0, aws_port=0, slack_port=0, name="api-server", consumers=False)
-    info = local.start()
-    yield local, info
-    local.stop()
-    assert dict(os.environ) == saved
-
-
-@pytest.fixture(autouse=True)
-def service_env():
-    """Overrides conftest's: the stack owns the environment of its functions."""
-    yield {}
+    with running_stack("api-server", consumers=False) as started:
+        yield started
 
 
 def address(info) -> tuple[str, int]:

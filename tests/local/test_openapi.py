@@ -5,7 +5,6 @@ honours it: schemathesis generates requests from it (valid and invalid) and chec
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import schemathesis
@@ -18,8 +17,9 @@ from schemathesis.specs.openapi.checks import (
 
 from local import dev_jwt
 from local.openapi import document
-from local.stack import DEMO_USER, LOCAL_AUDIENCE, LOCAL_ISSUER, LocalStack
+from local.stack import DEMO_USER, LOCAL_AUDIENCE, LOCAL_ISSUER
 from local.template import ROOT, http_routes
+from tests.support.local_stack import running_stack
 
 OPENAPI = ROOT / "openapi.json"
 schema = schemathesis.openapi.from_path(str(OPENAPI))
@@ -53,20 +53,8 @@ class DevToken:
 
 @pytest.fixture(scope="module")
 def running():
-    saved = dict(os.environ)
-    stack = LocalStack(
-        api_port=0, aws_port=0, slack_port=0, name="openapi", health_interval=3600, jwt_secret=JWT_SECRET
-    )
-    info = stack.start()
-    yield info
-    stack.stop()
-    assert dict(os.environ) == saved
-
-
-@pytest.fixture(autouse=True)
-def service_env():
-    """Overrides conftest's: the stack owns the environment of its functions."""
-    yield {}
+    with running_stack("openapi", health_interval=3600, jwt_secret=JWT_SECRET) as (_, info):
+        yield info
 
 
 @schema.parametrize()

@@ -22,16 +22,11 @@ from local import cli, persistence
 from local.runtime import FunctionRuntime
 from local.slack_emulator import SlackEmulator
 from local.stack import DEMO_SEED, DEMO_USER, LocalStack, StackInfo
+from tests.support.local_stack import call, wait_until
 
 CHANNEL = "C0DEMOALR01"
 NO_MESSAGES = dict.fromkeys(persistence.COUNTED_QUEUES, 0)
 _names = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def service_env():
-    """Overrides conftest's: the stack owns the environment of its functions."""
-    yield {}
 
 
 def _name() -> str:
@@ -57,30 +52,6 @@ def stacks() -> Iterator[SimpleNamespace]:
     yield SimpleNamespace(start=start, stop=stop)
     for stack in reversed(running):
         stack.stop()
-
-
-def call(info: StackInfo, method: str, path: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        info.api_url + path, data=json.dumps(body).encode() if body is not None else None, method=method
-    )
-    request.add_header("authorization", f"Bearer {token or info.dev_token}")
-    if body is not None:
-        request.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def wait_until(check: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def aws(info: StackInfo, service: str) -> Any:

@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Any
 
 import pytest
 
@@ -22,50 +21,14 @@ from local.demo import Demo
 from local.slack_emulator import SlackEmulator
 from local.stack import DEMO_SEED, DEMO_USER, LOCAL_AUDIENCE, LOCAL_ISSUER, LocalStack
 from local.template import ROOT
+from tests.support.local_stack import call, running_stack, wait_until
 
 
 @pytest.fixture(scope="module")
 def stack():
     # Not inside moto's mock_aws: the stack serves AWS over HTTP with moto's server, as make run does.
-    saved = dict(os.environ)
-    local = LocalStack(api_port=0, aws_port=0, slack_port=0, health_interval=0.5, name="module")
-    info = local.start()
-    yield local, info
-    local.stop()
-    assert dict(os.environ) == saved  # the process gets its environment back
-
-
-@pytest.fixture(autouse=True)
-def service_env():
-    """Overrides conftest's: the stack owns the environment of its functions."""
-    yield {}
-
-
-def call(info, method: str, path: str, *, token: str | None = "dev", body: Any = None) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        info.api_url + path, data=json.dumps(body).encode() if body is not None else None, method=method
-    )
-    if token == "dev":
-        token = info.dev_token
-    if token:
-        request.add_header("authorization", f"Bearer {token}")
-    if body is not None:
-        request.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def wait_until(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+    with running_stack("module", health_interval=0.5) as started:
+        yield started
 
 
 def test_every_template_route_is_served_behind_the_jwt(stack):
