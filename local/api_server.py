@@ -5,7 +5,9 @@ authorizer would (401 otherwise, and the function never runs); it then becomes a
 event for the route's function, whose answer becomes the HTTP response. Slack's own two routes
 (the OAuth callback, the events) are public, as in the template.
 
-The stack's own loopback routes: GET /_local/info (the stack's StackInfo, for `make demo`),
+The stack's own loopback routes: POST /_local/notify (a producer for the dashboard's "try it"
+panel: a tracked notification, or a reply, for the signed-in user), GET /_local/info (the stack's
+StackInfo, for `make demo`),
 GET /_local/token (a dev JWT for any user, for `make token`), GET /_local/env (the environment the
 operator command needs, for `make admin`) and GET /_local/connect (Add to Slack as the demo user,
 or `?user=ID`: it asks POST /integration/install for Slack's URL and goes there).
@@ -484,6 +486,8 @@ class ApiServer(ThreadedWSGIServer):
                     "access-control-allow-methods": "GET, PUT, POST, DELETE, OPTIONS",
                 },
             )
+        if method == "POST" and path == "/_local/notify":
+            return self._notify(request, _first(headers, "authorization"))
         if method == "GET" and path.startswith("/_local/"):
             local = self._local(path, dict(parse_qsl(split.query)), request, _first(headers, "host"))
             if local is not None:
@@ -535,6 +539,45 @@ class ApiServer(ThreadedWSGIServer):
         if path == "/_local/connect":
             return self._connect(query.get("user") or self.info.demo_user, host)
         return None
+
+    def _notify(self, request: Request, authorization: str) -> Response:
+        """POST /_local/notify {"text", "replyTo"?}: what a Buster service would enqueue for the
+        signed-in user (the dashboard's "try it" panel): a tracked notification on the send
+        queue, or with `replyTo` a reply in that notification's thread on the reply queue."""
+        claims = self._claims(authorization)
+        if claims is None:
+            return _api_error(401)
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            return _json(400, {"error": "Send a JSON object.", "code": "INVALID_REQUEST"})
+        text = body.get("text") if isinstance(body, dict) else None
+        reply_to = body.get("replyTo") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip() or len(text) > 3000:
+            return _json(422, {"error": "`text`: 1 to 3000 characters.", "code": "INVALID_MESSAGE"})
+        if reply_to is not None and (not isinstance(reply_to, str) or not 0 < len(reply_to) <= 256):
+            return _json(422, {"error": "`replyTo`: a message's internalMessageId.", "code": "INVALID_MESSAGE"})
+        from slack_integration.producer import NotificationProducer
+
+        producer = NotificationProducer(self.info.queues["SendQueue"], self.info.queues["ReplyQueue"], sqs=self._sqs())
+        user = claims["sub"]
+        if reply_to:
+            producer.reply(reply_to, {"text": text}, user_id=user)
+            return _json(202, {"internalMessageId": reply_to, "queued": "reply"})
+        internal_id = f"try-{time.time_ns() // 1_000_000}"
+        producer.send(user, {"text": text}, internal_message_id=internal_id, message_type="try-it")
+        return _json(202, {"internalMessageId": internal_id, "queued": "send"})
+
+    def _sqs(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.info.aws_endpoint,
+            region_name=self.info.region,
+            aws_access_key_id="local",  # what local.stack gives its functions
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+        )
 
     def admin_environment(self) -> dict[str, str]:
         """What `python -m slack_integration.admin` needs to work on this stack (GET /_local/env):

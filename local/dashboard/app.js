@@ -50,6 +50,8 @@ const state = {
   openThread: null, // {id}
   renderedFirstPage: null, // what the first page showed last (JSON), so a refresh redraws only changes
   timer: null,
+  local: false, // served by the local stack (its stand-in producer is there)
+  tried: null, // the notification the "try it" panel sent last
 };
 
 const $ = (id) => document.getElementById(id);
@@ -208,6 +210,7 @@ function renderConnection(status) {
   }
   // What was sent stays readable after a disconnect; channels need a working connection.
   $("channel").hidden = !active;
+  $("try-it").hidden = !active || !state.local;
   for (const id of ["messages", "stats"]) $(id).hidden = !connected;
   $("confirm-workspace").textContent = status.teamName || "your workspace";
 }
@@ -347,6 +350,30 @@ async function saveChannel(event) {
     result.textContent = error.message;
   } finally {
     button.disabled = !state.selected;
+  }
+}
+
+// -- try it: the local stack's stand-in for a Buster service --------------------------------------
+
+async function tryIt(event, replyTo) {
+  event.preventDefault();
+  const form = event.target;
+  const text = form.elements.text.value.trim();
+  const result = $("try-result");
+  if (!text) return;
+  try {
+    const queued = await api("POST", "/_local/notify", replyTo ? { text, replyTo } : { text });
+    result.className = "result ok";
+    if (replyTo) result.textContent = `Reply queued for ${replyTo}: it shows in the thread once Slack has it.`;
+    else {
+      state.tried = queued.internalMessageId;
+      $("try-reply-form").hidden = false;
+      result.textContent = `Notification ${queued.internalMessageId} queued: it shows under What was sent once Slack has it.`;
+    }
+    setTimeout(() => tick(), 1500);
+  } catch (error) {
+    result.className = "result error";
+    result.textContent = error.message;
   }
 }
 
@@ -651,7 +678,16 @@ async function start() {
   $("older-messages").addEventListener("click", () => loadMessages({ older: true }));
   $("close-thread").addEventListener("click", closeThread);
   $("refresh-stats").addEventListener("click", loadStats);
+  $("try-form").addEventListener("submit", (event) => tryIt(event));
+  $("try-reply-form").addEventListener("submit", (event) => tryIt(event, state.tried));
 
+  let info = null;
+  try {
+    info = await (await fetch("/_local/info")).json();
+  } catch {
+    // not the local stack: no stand-in producer, the user types an id
+  }
+  state.local = Boolean(info);
   state.session = loadSession();
   if (state.session) {
     showSignedIn();
@@ -659,12 +695,7 @@ async function start() {
     state.timer = setInterval(tick, REFRESH_MS);
     return;
   }
-  try {
-    const info = await (await fetch("/_local/info")).json();
-    $("user-id").value = info.demo_user || "";
-  } catch {
-    // no stack info: the user types an id
-  }
+  if (info) $("user-id").value = info.demo_user || "";
 }
 
 document.addEventListener("DOMContentLoaded", start);

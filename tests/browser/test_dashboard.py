@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -254,3 +255,50 @@ def test_readable_on_a_phone_and_a_laptop(stack, browser, width, height, screens
         screenshot(page, f"{width}x{height}")
     finally:
         context.close()
+
+
+def test_a_newcomer_sends_a_notification_and_its_reply_from_the_page(stack, page, screenshot):
+    local, info = stack
+    sign_in(page, info, "user-browser-newcomer")
+    add_to_slack(page, info)
+    page.get_by_label("Find a public channel").fill("general")
+    page.locator("#channel-results label", has_text="#general").click()
+    page.get_by_role("button", name="Save channel").click()
+    expect(page.locator("#current-channel")).to_have_text("Notifications go to #general.")
+
+    # The local stack's stand-in for a Buster service: the send queue, then the reply queue.
+    page.get_by_label("Notification text").fill("Newcomer's first notification")
+    page.get_by_role("button", name="Send notification").click()
+    expect(page.locator("#try-result")).to_contain_text("queued")
+    row = page.locator("#message-rows tr", has_text="Newcomer's first notification")
+    expect(row).to_contain_text("Delivered", timeout=20_000)
+    page.get_by_label("Reply in its thread").fill("And its first reply")
+    page.get_by_role("button", name="Send reply").click()
+    expect(row.locator("td.replies")).to_have_text("1", timeout=20_000)
+    screenshot(page, "try-it")
+
+    [original] = [m for m in local.emulator.messages("C0DEMOGEN01") if m["text"] == "Newcomer's first notification"]
+    replies = [
+        m["text"] for m in local.emulator.messages("C0DEMOGEN01") if m.get("thread_ts") == original["ts"] != m["ts"]
+    ]
+    assert replies == ["And its first reply"]
+
+
+def test_the_stand_in_producer_needs_the_signed_in_user_and_a_text(stack):
+    _, info = stack
+
+    def post(body: Any, token: str | None) -> tuple[int, Any]:
+        request = urllib.request.Request(f"{info.api_url}/_local/notify", data=json.dumps(body).encode(), method="POST")
+        if token:
+            request.add_header("authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    assert post({"text": "hi"}, None)[0] == 401
+    assert post({"text": "hi"}, "forged.token.value")[0] == 401
+    status, body = post({"text": "   "}, info.dev_token)
+    assert (status, body["code"]) == (422, "INVALID_MESSAGE")
+    assert post({"text": "hi", "replyTo": 7}, info.dev_token)[0] == 422
