@@ -8,11 +8,12 @@ PYTHON ?= $(shell for cmd in "python3.13" "env PYENV_VERSION=3.13.0 python3.13" 
 	$$cmd -c 'import sys; assert sys.version_info >= (3, 11); print(sys.executable)' 2>/dev/null && break; done)
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install browser run demo token admin bench openapi test pytest lint build clean
+.PHONY: help install audit browser run demo token admin bench openapi test pytest lint build clean
 
 help:
 	@echo "make run      the whole product and its dashboard on http://127.0.0.1:3000 (state kept in .local-state;"
@@ -24,7 +25,8 @@ help:
 	@echo "make bench    cold start, cost per message, throughput under Slack's limits, overhead -> benchmarks/RESULTS.md"
 	@echo "make pytest   only the test suite (after make install; browser tests need make browser)"
 	@echo "make browser  Debian's Chromium for the dashboard's browser tests (apt-get; make test runs it)"
-	@echo "make lint     only the linters"
+	@echo "make lint     only the linters (and checkov on template.yaml)"
+	@echo "make audit    known vulnerabilities of the layer's dependencies (pip-audit; needs PyPI's JSON API)"
 	@echo "make build    sam build (needs python3.13 on PATH, as the Lambda runtime)"
 	@echo "make clean    remove the virtual environments and build output"
 
@@ -40,7 +42,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	@touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "Need python3.13 (or python3 >= 3.11) on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 # The layer is /opt/python on Lambda; here it is shared/ on the path, next to the repository root.
 LOCAL_PATH := PYTHONPATH=.:shared
@@ -69,6 +77,13 @@ lint: install
 	$(VENV)/bin/mypy shared/slack_integration
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+	@# Every failed check is fixed or skipped in template.yaml with its reason; --skip-download: offline.
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
+# Known vulnerabilities of the layer's pinned dependencies. Needs PyPI's JSON API (or OSV); a
+# mirror without it audits nothing, and --strict makes that a failure instead of a silent pass.
+audit: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/pip-audit --strict --progress-spinner off --requirement shared/requirements.txt
 
 # The dashboard's browser tests drive Debian's Chromium through Playwright for Python; Playwright's
 # own browser download is never used. Installed here when missing (as root, or with sudo).
@@ -92,4 +107,4 @@ build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build --region us-east-1
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam

@@ -213,6 +213,20 @@ def _evaluate(expression: Any, resolved: dict[str, str]) -> Any:
     return _resolve(expression, resolved)
 
 
+def policies(resource: dict[str, Any], resolved: dict[str, str] | None = None) -> list[Any]:
+    """A function's Policies as deployed with these parameters (defaults otherwise): an
+    `!If [Condition, policy, !Ref AWS::NoValue]` item is the policy or nothing."""
+    chosen = []
+    for policy in resource["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            condition, when_true, when_false = policy["Fn::If"]
+            policy = when_true if condition_holds(condition, resolved) else when_false
+            if policy == {"Ref": "AWS::NoValue"}:
+                continue
+        chosen.append(policy)
+    return chosen
+
+
 def function_env_raw(logical: str) -> dict[str, Any]:
     props = load_template()["Resources"][logical]["Properties"]
     return dict(props.get("Environment", {}).get("Variables", {}))

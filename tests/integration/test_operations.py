@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from local.template import condition_holds, load_template, parameter_default, resources
+from local.template import condition_holds, load_template, parameter_default, policies, resources
 from slack_integration import admin, dependencies
 from tests.conftest import BOT_TOKEN, SECRET_PREFIX, USER_ID
 from tests.support.records import get_integration_item, mappings
@@ -222,7 +222,7 @@ def test_a_restored_table_repoints_every_function_and_its_permissions():
     for logical, function in functions.items():
         assert environment(logical, restored)["INTEGRATIONS_TABLE"] == "integrations-restored-20261127", logical
         assert environment(logical, own)["INTEGRATIONS_TABLE"] == "IntegrationsTable", logical
-        for policy in function["Properties"].get("Policies", []):
+        for policy in policies(function):
             if not isinstance(policy, dict) or "Statement" not in policy:
                 continue
             for statement in policy["Statement"]:

@@ -30,7 +30,7 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
-from local.template import condition_holds, http_routes, load_template, parameter_default, resources
+from local.template import condition_holds, http_routes, load_template, parameter_default, policies, resources
 from slack_integration import dependencies
 from slack_integration.producer import NotificationProducer
 from tests.conftest import (
@@ -249,6 +249,8 @@ def resolve(resource: Any) -> Resource:
             return ("app-secret", parameter_default("SlackAppSecretName"))
         if text == "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}":
             return ("bus", parameter_default("EventBusName"))
+    if resource == {"Ref": "KmsKeyArn"}:
+        return ("kms-key",)  # the one key the operator named (only with UseKms)
     raise Unresolvable(f"cannot tell what this Resource names: {resource!r}")
 
 
@@ -277,9 +279,18 @@ def statements(principal: str) -> list[dict[str, Any]]:
     """The policy statements of a function (its Policies) or of a managed policy."""
     resource = TEMPLATE_RESOURCES[principal]
     if resource["Type"] == "AWS::IAM::ManagedPolicy":
-        return list(resource["Properties"]["PolicyDocument"]["Statement"])
+        # A statement under `!If [Condition, statement, !Ref AWS::NoValue]`: as deployed by default.
+        chosen = []
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if set(statement) == {"Fn::If"}:
+                condition, when_true, when_false = statement["Fn::If"]
+                statement = when_true if condition_holds(condition) else when_false
+                if statement == {"Ref": "AWS::NoValue"}:
+                    continue
+            chosen.append(statement)
+        return chosen
     found = []
-    for policy in resource["Properties"].get("Policies", []):
+    for policy in policies(resource):
         assert isinstance(policy, dict) and set(policy) == {"Statement"}, (
             f"{principal}: only inline statements are allowed, not SAM policy templates or managed policies: {policy}"
         )
@@ -338,7 +349,13 @@ def assert_least_privilege(principal: str, recorder: Recorder, aws: AwsStack) ->
 
 # -- (c) the statements themselves ------------------------------------------------------------------
 
-PRINCIPALS = sorted(FUNCTIONS) + sorted(resources("AWS::IAM::ManagedPolicy"))
+# What a default deployment creates: the customer-managed key's policy exists only with KmsKeyArn
+# (test_the_kms_key_is_used_only_as_the_queues_and_environments_need below).
+PRINCIPALS = sorted(FUNCTIONS) + sorted(
+    name
+    for name, policy in resources("AWS::IAM::ManagedPolicy").items()
+    if "Condition" not in policy or condition_holds(policy["Condition"])
+)
 
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
@@ -740,3 +757,25 @@ def test_the_recorder_sees_only_the_handlers_calls(aws, slack, notification_chan
     operations = {call.operation for call in recorder.calls}
     assert "ReceiveMessage" not in operations and "DeleteMessageBatch" not in operations
     assert {"GetItem", "UpdateItem", "GetSecretValue"} <= operations
+
+
+def test_the_kms_key_is_used_only_as_the_queues_and_environments_need():
+    """With KmsKeyArn (not measurable on moto, which does not enforce KMS): one managed policy,
+    attached to every function, and the producers' policy, each granting only Decrypt and
+    GenerateDataKey on that one key; nothing without KmsKeyArn."""
+    key_use = TEMPLATE_RESOURCES["KmsKeyUsePolicy"]
+    assert key_use["Condition"] == "UseKms"
+    expected = {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": {"Ref": "KmsKeyArn"}}
+    [statement] = key_use["Properties"]["PolicyDocument"]["Statement"]
+    assert {k: v for k, v in statement.items() if k != "Sid"} == expected
+    for name, function in FUNCTIONS.items():
+        assert {"Ref": "KmsKeyUsePolicy"} in policies(function, {"KmsKeyArn": KMS_KEY}), name
+        assert {"Ref": "KmsKeyUsePolicy"} not in policies(function), name
+    producer = TEMPLATE_RESOURCES["MessageProducerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [conditional] = [s["Fn::If"] for s in producer if set(s) == {"Fn::If"}]
+    assert conditional[0] == "UseKms" and conditional[2] == {"Ref": "AWS::NoValue"}
+    assert sorted(conditional[1]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert conditional[1]["Resource"] == {"Ref": "KmsKeyArn"}
+
+
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0c1f5e3e-7a7c-4b8e-9a51-2f4e6c9d8b10"

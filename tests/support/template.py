@@ -10,6 +10,7 @@ from local.template import (  # noqa: F401 - re-exported for the tests
     global_environment,
     load_template,
     parameter_default,
+    policies,
     resources,
     table_env,
 )
