@@ -650,7 +650,7 @@ async function start() {
       showSignedIn();
       await refreshAll();
       $("main").focus();
-      state.timer = setInterval(tick, REFRESH_MS);
+      startRefreshing();
     } catch (error) {
       notice(error.message, "error");
     }
@@ -681,6 +681,13 @@ async function start() {
   $("try-form").addEventListener("submit", (event) => tryIt(event));
   $("try-reply-form").addEventListener("submit", (event) => tryIt(event, state.tried));
 
+  // Signed in already (a reload, or back from Slack's consent page): straight to the dashboard.
+  state.session = loadSession();
+  if (state.session) {
+    showSignedIn();
+    startRefreshing();
+    refreshAll();
+  }
   let info = null;
   try {
     info = await (await fetch("/_local/info")).json();
@@ -688,14 +695,15 @@ async function start() {
     // not the local stack: no stand-in producer, the user types an id
   }
   state.local = Boolean(info);
-  state.session = loadSession();
-  if (state.session) {
-    showSignedIn();
-    await refreshAll();
-    state.timer = setInterval(tick, REFRESH_MS);
-    return;
-  }
-  if (info) $("user-id").value = info.demo_user || "";
+  if (state.status) renderConnection(state.status); // the Try it panel, now that it is known
+  // Only into an empty field: someone may have typed their id while /_local/info was on its way.
+  const field = $("user-id");
+  if (info && !field.value) field.value = info.demo_user || "";
+}
+
+function startRefreshing() {
+  clearInterval(state.timer);
+  state.timer = setInterval(tick, REFRESH_MS);
 }
 
 document.addEventListener("DOMContentLoaded", start);

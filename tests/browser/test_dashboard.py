@@ -302,3 +302,19 @@ def test_the_stand_in_producer_needs_the_signed_in_user_and_a_text(stack):
     status, body = post({"text": "   "}, info.dev_token)
     assert (status, body["code"]) == (422, "INVALID_MESSAGE")
     assert post({"text": "hi", "replyTo": 7}, info.dev_token)[0] == 422
+
+
+def test_an_id_typed_while_the_page_is_still_loading_is_kept(stack, page):
+    _, info = stack
+    held: list[Any] = []
+    page.route("**/_local/info", lambda route: held.append(route))  # the answer waits for the typing
+    page.goto(info.api_url + "/")
+    field = page.get_by_label("User id")
+    field.fill("user-browser-early")
+    page.wait_for_timeout(100)
+    assert len(held) == 1
+    with page.expect_response("**/_local/info"):
+        held[0].continue_()
+    page.wait_for_timeout(200)  # the page's own handler of that answer has run
+
+    expect(field).to_have_value("user-browser-early")  # not replaced by the demo user
