@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import html
 import ipaddress
 import json
@@ -559,7 +560,9 @@ class ApiServer(ThreadedWSGIServer):
             return _json(422, {"error": "`replyTo`: a message's internalMessageId.", "code": "INVALID_MESSAGE"})
         from slack_integration.producer import NotificationProducer
 
-        producer = NotificationProducer(self.info.queues["SendQueue"], self.info.queues["ReplyQueue"], sqs=self._sqs())
+        producer = NotificationProducer(
+            self.info.queues["SendQueue"], self.info.queues["ReplyQueue"], sqs=self._sqs_client
+        )
         user = claims["sub"]
         if reply_to:
             producer.reply(reply_to, {"text": text}, user_id=user)
@@ -568,7 +571,9 @@ class ApiServer(ThreadedWSGIServer):
         producer.send(user, {"text": text}, internal_message_id=internal_id, message_type="try-it")
         return _json(202, {"internalMessageId": internal_id, "queued": "send"})
 
-    def _sqs(self) -> Any:
+    @functools.cached_property
+    def _sqs_client(self) -> Any:
+        """One client for every /_local/notify (a client per request costs its service model)."""
         import boto3
 
         return boto3.client(

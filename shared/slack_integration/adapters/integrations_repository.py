@@ -166,24 +166,13 @@ class IntegrationsRepository(aws.DynamoTable):
 
     def rename_channel(self, integration: Integration, channel_id: str, name: str) -> Integration:
         """Follow a rename in Slack, unless the user has chosen another channel meanwhile."""
-        try:
-            answer = self._ddb.update_item(
-                TableName=self._table,
-                Key={"userId": {"S": integration.user_id}},
-                UpdateExpression="SET notificationChannelName = :name, updatedAt = :now",
-                ConditionExpression="id = :id AND notificationChannelId = :cid",
-                ExpressionAttributeValues=_to_ddb(
-                    {":id": integration.id, ":cid": channel_id, ":name": name, ":now": utc_now()}
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                raise INTEGRATION_CHANGED.error() from exc
-            raise aws.unavailable(exc, "UpdateItem integrations (rename)") from exc
-        except BotoCoreError as exc:
-            raise aws.unavailable(exc, "UpdateItem integrations (rename)") from exc
-        return Integration.from_item(_from_ddb(answer["Attributes"]))
+        return self._update(
+            integration,
+            "SET notificationChannelName = :name, updatedAt = :now",
+            {":cid": channel_id, ":name": name, ":now": utc_now()},
+            condition="id = :id AND notificationChannelId = :cid",
+            what="UpdateItem integrations (rename)",
+        )
 
     def stalest(self, *, checked_before: str, page_size: int) -> Iterator[list[Integration]]:
         """Active integrations last checked before `checked_before`, stalest first, page by page
@@ -218,21 +207,31 @@ class IntegrationsRepository(aws.DynamoTable):
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, "Scan integrations") from exc
 
-    def _update(self, integration: Integration, expression: str, values: dict[str, Any]) -> Integration:
+    def _update(
+        self,
+        integration: Integration,
+        expression: str,
+        values: dict[str, Any],
+        *,
+        condition: str = "id = :id",
+        what: str = "UpdateItem integrations",
+    ) -> Integration:
+        """The update, on the condition that the item is still this integration (INTEGRATION_CHANGED
+        otherwise: a reconnect replaced it meanwhile)."""
         values = {**values, ":id": integration.id}
         try:
             answer = self._ddb.update_item(
                 TableName=self._table,
                 Key={"userId": {"S": integration.user_id}},
                 UpdateExpression=expression,
-                ConditionExpression="id = :id",
+                ConditionExpression=condition,
                 ExpressionAttributeValues=_to_ddb(values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 raise INTEGRATION_CHANGED.error() from exc
-            raise aws.unavailable(exc, "UpdateItem integrations") from exc
+            raise aws.unavailable(exc, what) from exc
         except BotoCoreError as exc:
-            raise aws.unavailable(exc, "UpdateItem integrations") from exc
+            raise aws.unavailable(exc, what) from exc
         return Integration.from_item(_from_ddb(answer["Attributes"]))
