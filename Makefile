@@ -98,7 +98,7 @@ endif
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || test -x "$$CHROMIUM_PATH"
 
 pytest: $(VENV)/.installed browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test: lint pytest
 
