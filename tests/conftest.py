@@ -141,6 +141,17 @@ def other_workspace(slack: SlackEmulator) -> Workspace:
 
 
 @pytest.fixture
+def legacy_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Integrations connected from now on get random ids, as before ids were derived from the user id
+    (request it before `connected`): no container can name their items from the user id alone."""
+    import uuid
+
+    from slack_integration.services import installation
+
+    monkeypatch.setattr(installation, "integration_id_for", lambda user_id: str(uuid.uuid4()))
+
+
+@pytest.fixture
 def connected(aws: AwsStack, workspace: Workspace) -> Any:
     """USER_ID has connected Acme's workspace through the real install path (admin connect)."""
     from pydantic import SecretStr

@@ -49,7 +49,7 @@ def test_an_untracked_send_costs_three_dynamodb_calls(aws, slack, notification_c
     assert aws_calls == Counter({"dynamodb.GetItem": BATCH, "dynamodb.UpdateItem": 2 * BATCH})
 
 
-def test_a_scoped_reply_costs_four_dynamodb_calls(aws, slack, notification_channel, producer, consumer, aws_calls):
+def test_a_scoped_reply_costs_three_dynamodb_calls(aws, slack, notification_channel, producer, consumer, aws_calls):
     for n in range(BATCH):
         producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
     consumer("send").poll()
@@ -63,11 +63,64 @@ def test_a_scoped_reply_costs_four_dynamodb_calls(aws, slack, notification_chann
     assert len(slack.calls("chat.postMessage")) == 2 * BATCH
     assert aws_calls == Counter(
         {
-            "dynamodb.GetItem": 2 * BATCH,  # the user's integration, the original's mapping
+            # The user's integration and the original's mapping in one read: the mapping's key is
+            # named by the integration id derived from the user id.
+            "dynamodb.BatchGetItem": BATCH,
             "dynamodb.UpdateItem": BATCH,  # the ledger claim
             # The delivered record, with the reply counted on its original's send (GET /messages).
             "dynamodb.TransactWriteItems": BATCH,
             "secretsmanager.GetSecretValue": 1,  # the reply function's own cold token cache
+        }
+    )
+
+
+def test_an_update_in_place_costs_three_dynamodb_calls(aws, slack, notification_channel, producer, consumer, aws_calls):
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+    consumer("send").poll()
+    for n in range(BATCH):
+        producer.update(f"cost-{n}", {"text": f"now {n}"}, user_id=USER_ID, version=1)
+    reply = consumer("reply")
+    aws_calls.clear()
+
+    reply.drain()
+
+    assert [m["text"] for m in slack.messages(notification_channel["id"])] == [f"now {n}" for n in range(BATCH)]
+    assert aws_calls == Counter(
+        {
+            "dynamodb.BatchGetItem": BATCH,  # the integration and the mapping (its applied version)
+            "dynamodb.UpdateItem": BATCH,  # the ledger claim
+            # The delivered record, the mapping's new version and the count on the send, together.
+            "dynamodb.TransactWriteItems": BATCH,
+            "secretsmanager.GetSecretValue": 1,
+        }
+    )
+
+
+def test_an_integration_made_before_ids_were_derived_costs_one_more_read_once_per_container(
+    legacy_ids, aws, slack, notification_channel, producer, consumer, aws_calls
+):
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+    consumer("send").poll()
+    for n in range(BATCH):
+        producer.reply(f"cost-{n}", {"text": f"reply {n}"}, user_id=USER_ID)
+    reply = consumer("reply")
+    aws_calls.clear()
+
+    reply.drain()
+
+    replies = [m for m in slack.messages(notification_channel["id"]) if m.get("thread_ts") not in (None, m["ts"])]
+    assert len(replies) == BATCH
+    # The first reply's read named the mapping under the derived id, which this integration does
+    # not have: one GetItem of the right mapping. The container remembers the id from then on.
+    assert aws_calls == Counter(
+        {
+            "dynamodb.BatchGetItem": BATCH,
+            "dynamodb.GetItem": 1,
+            "dynamodb.UpdateItem": BATCH,
+            "dynamodb.TransactWriteItems": BATCH,
+            "secretsmanager.GetSecretValue": 1,
         }
     )
 
@@ -117,12 +170,12 @@ def test_an_unscoped_reply_to_two_threads_fans_out_with_one_sqs_call(
 
     assert len(slack.calls("chat.postMessage")) == 4 * BATCH
     # Per reply: 2 queries and one SendMessageBatch for the fan-out, then per thread the scoped
-    # reply's 4 DynamoDB calls.
+    # reply's 3 DynamoDB calls.
     assert aws_calls == Counter(
         {
             "dynamodb.Query": 2 * BATCH,
             "sqs.SendMessageBatch": BATCH,
-            "dynamodb.GetItem": 2 * 2 * BATCH,
+            "dynamodb.BatchGetItem": 2 * BATCH,
             "dynamodb.UpdateItem": 2 * BATCH,
             "dynamodb.TransactWriteItems": 2 * BATCH,
             "secretsmanager.GetSecretValue": 2,  # one token per workspace, once per container

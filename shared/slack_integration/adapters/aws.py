@@ -73,6 +73,30 @@ class DynamoTable:
         return self._client
 
 
+# BatchGetItem answers what it could not read under throttling as UnprocessedKeys (botocore's
+# retries do not cover those): asked again at most this many times before the call counts as failed.
+_UNPROCESSED_ROUNDS = 3
+
+
+def batch_get(ddb: Any, keys: dict[str, dict[str, Any]], operation: str) -> dict[str, dict[str, Any] | None]:
+    """One strongly consistent item from each of several tables in one BatchGetItem: table name ->
+    its key (typed), answered as table name -> the item (typed) or None when there is none."""
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
+    wanted = {table: {"Keys": [key], "ConsistentRead": True} for table, key in keys.items()}
+    try:
+        for _ in range(_UNPROCESSED_ROUNDS):
+            answer = ddb.batch_get_item(RequestItems=wanted)
+            for table, items in answer.get("Responses", {}).items():
+                found[table] = items[0] if items else None
+            wanted = answer.get("UnprocessedKeys") or {}
+            if not wanted:
+                return found
+    except (BotoCoreError, ClientError) as exc:
+        raise unavailable(exc, operation) from exc
+    logger.warning("AWS call failed", extra={"operation": operation, "aws_error": "UnprocessedKeys"})
+    raise AWS_UNAVAILABLE.error()
+
+
 def error_code(exc: BaseException) -> str | None:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code"))

@@ -9,21 +9,67 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from slack_integration.adapters import aws
 from slack_integration.errors import INTEGRATION_CHANGED, INTEGRATION_NOT_FOUND, ServiceError, health_flag
-from slack_integration.models.integration import SWEEP_ACTIVE, SWEEP_ATTRIBUTE, HealthStatus, Integration, utc_now
+from slack_integration.models.integration import (
+    SWEEP_ACTIVE,
+    SWEEP_ATTRIBUTE,
+    HealthStatus,
+    Integration,
+    integration_id_for,
+    utc_now,
+)
 from slack_integration.observability import logger
 
 _to_ddb = aws.to_ddb
 _from_ddb = aws.from_ddb
 
 
+# The user -> integration id pairs a container remembers (an id never changes once made): enough
+# for every user a warm consumer meets, bounded so a long-lived container cannot grow without end.
+_KNOWN_IDS = 10_000
+
+
 class IntegrationsRepository(aws.DynamoTable):
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        super().__init__(table_name, dynamodb)
+        self._known_ids: dict[str, str] = {}
+
     def get_by_user(self, user_id: str) -> Integration | None:
         try:
-            answer = self._ddb.get_item(TableName=self._table, Key={"userId": {"S": user_id}}, ConsistentRead=True)
+            answer = self._ddb.get_item(TableName=self._table, Key=self.key(user_id), ConsistentRead=True)
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, "GetItem integrations") from exc
-        item = answer.get("Item")
-        return Integration.from_item(_from_ddb(item)) if item else None
+        return self.from_item(answer.get("Item"))
+
+    def get_with(
+        self, user_id: str, other_table: str, other_key: dict[str, Any]
+    ) -> tuple[Integration | None, dict[str, Any] | None]:
+        """The user's integration and one item of another table, in one BatchGetItem (both strongly
+        consistent): a follow-up reads its integration and its original's mapping in one call."""
+        if other_table == self._table:
+            raise ValueError("get_with reads an item of another table")
+        found = aws.batch_get(
+            self._ddb, {self._table: self.key(user_id), other_table: other_key}, "BatchGetItem integrations + mapping"
+        )
+        return self.from_item(found[self._table]), found[other_table]
+
+    def id_hint(self, user_id: str) -> str:
+        """The user's integration id as far as this container can tell without reading: the one it
+        read before, else the id a new integration gets. Right for every integration but one made
+        before ids were derived, on its first read in a container."""
+        return self._known_ids.get(user_id) or integration_id_for(user_id)
+
+    @staticmethod
+    def key(user_id: str) -> dict[str, Any]:
+        return {"userId": {"S": user_id}}
+
+    def from_item(self, item: dict[str, Any] | None) -> Integration | None:
+        if not item:
+            return None
+        integration = Integration.from_item(_from_ddb(item))
+        if len(self._known_ids) >= _KNOWN_IDS:
+            self._known_ids.clear()
+        self._known_ids[integration.user_id] = integration.id
+        return integration
 
     def require(self, user_id: str) -> Integration:
         """The user's integration; INTEGRATION_NOT_FOUND (404 / dead-letter) when there is none."""

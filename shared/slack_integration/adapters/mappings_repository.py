@@ -61,17 +61,26 @@ class MappingsRepository(aws.DynamoTable):
             "ExpressionAttributeValues": aws.to_ddb({":v": version, ":p": preview, ":at": at, ":one": 1}),
         }
 
+    @property
+    def table(self) -> str:
+        return self._table
+
+    @staticmethod
+    def key(internal_message_id: str, integration_id: str) -> dict[str, Any]:
+        return aws.to_ddb({"internalMessageId": internal_message_id, "integrationId": integration_id})
+
+    @staticmethod
+    def from_item(item: dict[str, Any] | None) -> MessageMapping | None:
+        return MessageMapping.model_validate(aws.from_ddb(item)) if item else None
+
     def get(self, internal_message_id: str, integration_id: str) -> MessageMapping | None:
         try:
             answer = self._ddb.get_item(
-                TableName=self._table,
-                Key=aws.to_ddb({"internalMessageId": internal_message_id, "integrationId": integration_id}),
-                ConsistentRead=True,
+                TableName=self._table, Key=self.key(internal_message_id, integration_id), ConsistentRead=True
             )
         except (BotoCoreError, ClientError) as exc:
             raise aws.unavailable(exc, "GetItem mappings") from exc
-        item = answer.get("Item")
-        return MessageMapping.model_validate(aws.from_ddb(item)) if item else None
+        return self.from_item(answer.get("Item"))
 
     def for_message(self, internal_message_id: str) -> list[MessageMapping]:
         """Every delivery of one internal id, all pages, strongly consistent (a reply must see a send

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -20,6 +21,18 @@ def utc_now() -> str:
 # Active integrations carry `sweep = "active"`: the sparse index `byHealthCheck` (sweep +
 # healthCheckedAt) lists them stalest first, which is how the health sweep picks up where it
 # stopped. Deactivating removes the attribute, and the integration from the index.
+# Integration ids are derived from the user id (uuid5 in this namespace), so a function that has
+# only the user id can name the user's other items (a mapping's key) in the same read as the
+# integration. Integrations made before ids were derived keep their random ids (see
+# IntegrationsRepository.id_hint); an id never changes once made.
+_ID_NAMESPACE = uuid.UUID("6f1c2b0e-53a4-4d8e-9a61-3c7f0b2d9e15")
+
+
+def integration_id_for(user_id: str) -> str:
+    """The id a user's first integration gets."""
+    return str(uuid.uuid5(_ID_NAMESPACE, user_id))
+
+
 SWEEP_ATTRIBUTE = "sweep"
 SWEEP_ACTIVE = "active"
 

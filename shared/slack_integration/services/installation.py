@@ -10,8 +10,6 @@ notification channel only when the workspace is the same.
 
 from __future__ import annotations
 
-import uuid
-
 from pydantic import SecretStr
 
 from slack_integration.adapters.integrations_repository import IntegrationsRepository
@@ -19,7 +17,7 @@ from slack_integration.adapters.slack_client import SlackGateway
 from slack_integration.adapters.token_store import TokenStore
 from slack_integration.errors import TEAM_MISMATCH, ErrorSpec, ServiceError
 from slack_integration.models.installation import Installed, StoredToken
-from slack_integration.models.integration import HealthStatus, Integration, utc_now
+from slack_integration.models.integration import HealthStatus, Integration, integration_id_for, utc_now
 from slack_integration.observability import logger
 
 
@@ -63,7 +61,7 @@ class InstallationService:
         team_url: str | None,
     ) -> Integration:
         existing = self._integrations.get_by_user(user_id)
-        integration_id = existing.id if existing else str(uuid.uuid4())
+        integration_id = existing.id if existing else integration_id_for(user_id)
         same_team = existing is not None and existing.team_id == team_id
         if existing is not None and existing.is_active and not same_team:
             # Another workspace's token is about to be overwritten: revoke it rather than leave

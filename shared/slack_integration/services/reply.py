@@ -133,16 +133,20 @@ class ReplyService:
         meta: RecordMeta,
         mapping: MessageMapping | None = None,
     ) -> None:
-        if request.operation == "update":
-            self._updates.update(request, user_id, body, meta, self._original, mapping)
-            return
         internal_id = request.internal_message_id
+        try:
+            integration, mapping = self._thread_of(user_id, internal_id, mapping)
+        except ServiceError as err:
+            raise DeliveryFailed(err, body) from None
+        if request.operation == "update":
+            self._updates.update(request, integration, body, meta, mapping, self._missing_original)
+            return
         facts: DeliveryFacts | None = None
         try:
-            integration = self._integrations.require(user_id)
             facts = follow_up_facts("reply", integration, user_id, internal_id, body["idempotencyKey"])
             check_active(integration)
-            mapping = mapping or self._original(integration, internal_id)
+            if mapping is None:
+                raise self._missing_original(integration, internal_id)
             if mapping.integration_id != integration.id:
                 # The user connected anew since: that thread is gone for us.
                 raise INTEGRATION_NOT_FOUND.error()
@@ -200,16 +204,32 @@ class ReplyService:
         send = self._ledger.get(delivery_key("send", integration.id, "msg", internal_id))
         return send.preview if send else None
 
-    def _original(self, integration: Integration, internal_id: str) -> MessageMapping:
-        """The mapping of the user's original; NOT_READY while it is on its way, ORIGINAL_FAILED
-        once it is in the DLQ (a reply can never be threaded under it)."""
-        mapping = self._mappings.get(internal_id, integration.id)
-        if mapping is not None:
-            return mapping
+    def _thread_of(
+        self, user_id: str, internal_id: str, known: MessageMapping | None
+    ) -> tuple[Integration, MessageMapping | None]:
+        """The user's integration and the mapping of its original (None while that is not
+        delivered). Both come from one BatchGetItem, the mapping keyed by the integration id this
+        container expects (`id_hint`): only an integration whose id the hint missed (one made before
+        ids were derived, on its first read here) costs a second read."""
+        if known is not None:  # an unscoped reply read its recipients' mappings already
+            return self._integrations.require(user_id), known
+        hint = self._integrations.id_hint(user_id)
+        integration, item = self._integrations.get_with(
+            user_id, self._mappings.table, self._mappings.key(internal_id, hint)
+        )
+        if integration is None:
+            raise INTEGRATION_NOT_FOUND.error()
+        if integration.id != hint:
+            return integration, self._mappings.get(internal_id, integration.id)
+        return integration, self._mappings.from_item(item)
+
+    def _missing_original(self, integration: Integration, internal_id: str) -> ServiceError:
+        """Why a follow-up of an original with no mapping cannot go yet: NOT_READY while it is on
+        its way, ORIGINAL_FAILED once it is in the DLQ (it can never be threaded under it)."""
         send = self._ledger.get(delivery_key("send", integration.id, "msg", internal_id))
         if send is not None and send.status is DeliveryStatus.DEAD_LETTERED:
-            raise ORIGINAL_FAILED.error(detail=f"original: {send.last_error_code}")
-        raise ORIGINAL_NOT_DELIVERED.error()
+            return ORIGINAL_FAILED.error(detail=f"original: {send.last_error_code}")
+        return ORIGINAL_NOT_DELIVERED.error()
 
 
 def _continuing(arguments: dict[str, Any], preview: str | None) -> dict[str, Any]:

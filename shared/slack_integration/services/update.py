@@ -55,7 +55,8 @@ from slack_integration.services.delivery import (
     follow_up_facts,
 )
 
-OriginalLookup = Callable[[Integration, str], MessageMapping]
+# Why an original with no mapping cannot be updated yet (not delivered, or dead-lettered).
+MissingOriginal = Callable[[Integration, str], ServiceError]
 
 
 class UpdateService:
@@ -74,24 +75,24 @@ class UpdateService:
     def update(
         self,
         request: ReplyRequest,
-        user_id: str,
+        integration: Integration,
         body: dict[str, Any],
         meta: RecordMeta,
-        original: OriginalLookup,
-        mapping: MessageMapping | None = None,
+        mapping: MessageMapping | None,
+        missing: MissingOriginal,
     ) -> None:
-        """Apply one update to one user's original. `original` finds the mapping (or says the
-        original is not delivered yet, or ended in the DLQ), exactly as for a reply."""
+        """Apply one update to one user's original, whose `mapping` the reply path read with the
+        integration (None: `missing` says why, exactly as for a reply)."""
         internal_id = request.internal_message_id
         version = int(body["version"])
         facts: DeliveryFacts | None = None
         try:
-            integration = self._integrations.require(user_id)
             facts = follow_up_facts(
-                "update", integration, user_id, internal_id, body["idempotencyKey"], version=version
+                "update", integration, integration.user_id, internal_id, body["idempotencyKey"], version=version
             )
             check_active(integration)
-            mapping = mapping or original(integration, internal_id)
+            if mapping is None:
+                raise missing(integration, internal_id)
             if mapping.integration_id != integration.id:
                 raise INTEGRATION_NOT_FOUND.error()  # the user connected anew: that message is gone for us
             content = request.content(enqueued_at(meta))
