@@ -213,6 +213,21 @@ def outcome_unknown(error: ServiceError) -> bool:
     return error.code == SLACK_UNREACHABLE.code
 
 
+# How long after an unknown outcome the next attempt waits before it looks for the post in Slack.
+# Our own timeout fired: Slack may still be working on the request and store the post later (the
+# emulator's slow fault does), so wait long. The other end closed, reset or refused the connection:
+# the exchange is over on its side, and what Slack stored is in its history at once (read after
+# write); the short margin covers a store racing the close. The whole user's queue waits behind an
+# unknown outcome (order), so this margin is paid by every notification behind it.
+SETTLE_AFTER_TIMEOUT_SECONDS = 30.0
+SETTLE_AFTER_CLOSED_SECONDS = 2.0
+
+
+def settle_seconds(error: ServiceError) -> float:
+    """How long to wait after a call whose outcome is unknown (`outcome_unknown`) before looking."""
+    return SETTLE_AFTER_TIMEOUT_SECONDS if error.code == SLACK_TIMEOUT.code else SETTLE_AFTER_CLOSED_SECONDS
+
+
 def _slack_detail(data: Mapping[str, Any]) -> str | None:
     """What Slack said beyond the error string, for logs and DLQ attributes: the pointers of an
     invalid_blocks answer (`errors`, `response_metadata.messages`: rules and JSON pointers, no

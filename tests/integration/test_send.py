@@ -171,10 +171,15 @@ def test_a_connection_dropped_before_slack_posted_posts_once_after_checking(
     producer.send(USER_ID, {"text": "Lost in transit"}, internal_message_id="transit-1")
     slack.inject_fault("chat.postMessage", "drop_before")
     send = consumer("send")
+    dropped_at = time.time()
     send.poll()
     assert slack.messages(notification_channel["id"]) == []
+    # Slack closed the connection: the exchange is over on its side, so the next attempt looks
+    # (and posts) after a 2 s margin, not the 30 s a timeout needs; the user's queue waits that long.
+    [delivery] = deliveries(aws)
+    assert float(delivery["uncertainUntil"]) - dropped_at == pytest.approx(2.0, abs=1.0)
+    assert 1.0 <= visibility_of(aws, send) <= 3.5
 
-    release_handed_back(aws, send)
     send.poll()
 
     assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Lost in transit"]
@@ -190,9 +195,12 @@ def test_a_slack_timeout_whose_post_landed_late_is_not_posted_again(
     # Slack answers after the client's 2 s timeout, and stores the message anyway.
     slack.inject_fault("chat.postMessage", "slow", delay=2.5)
     send = consumer("send")
+    timed_out_at = time.time()
     send.poll()
     [delivery] = deliveries(aws)
     assert (delivery["status"], delivery["lastErrorCode"]) == ("uncertain", "SLACK_TIMEOUT")
+    # Our own timeout: Slack may still store it, so the look waits 30 s (the record's window too).
+    assert float(delivery["uncertainUntil"]) - timed_out_at >= 29
     time.sleep(0.8)  # the emulator finishes storing the late post
 
     release_handed_back(aws, send)
@@ -304,11 +312,30 @@ def test_slacks_other_throttling_errors_are_retried_too(aws, slack, notification
     assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Throttled"]
 
 
+@pytest.mark.parametrize("status", [503, 500])
+def test_one_slack_5xx_is_retried_at_once_in_the_function(aws, slack, notification_channel, producer, consumer, status):
+    producer.send(USER_ID, {"text": "Soon"}, internal_message_id="soon-1")
+    slack.inject_fault("chat.postMessage", "server_error", status=status)
+    send = consumer("send")
+
+    poll = send.poll()
+
+    # Slack answered (it did not post): the posting client asks once more a quarter second later,
+    # so the user's queue is not held for a backoff through SQS.
+    assert poll.failed == []
+    assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Soon"]
+    assert [c["status"] for c in slack.calls("chat.postMessage")] == [status, 200]
+    assert slack.calls("conversations.history") == []
+    [delivery] = deliveries(aws)
+    assert delivery["status"] == "delivered"
+
+
 @pytest.mark.parametrize(
     ("fault", "options", "code"),
     [
-        ("server_error", {"status": 503}, "SLACK_UNAVAILABLE"),
-        ("server_error", {"status": 500}, "SLACK_UNAVAILABLE"),
+        # Twice: the posting client's own retry meets the second one.
+        ("server_error", {"status": 503, "times": 2}, "SLACK_UNAVAILABLE"),
+        ("server_error", {"status": 500, "times": 2}, "SLACK_UNAVAILABLE"),
         ("error", {"error": "internal_error"}, "SLACK_UNAVAILABLE"),
         ("error", {"error": "fatal_error"}, "SLACK_UNAVAILABLE"),
     ],
@@ -330,7 +357,7 @@ def test_slack_5xx_is_retried_with_backoff_then_delivered_once(
     assert (delivery["status"], delivery["lastErrorCode"]) == ("retrying", code)
     send.poll()
     assert [m["text"] for m in slack.messages(notification_channel["id"])] == ["Eventually"]
-    assert len(slack.calls("chat.postMessage")) == 2
+    assert len(slack.calls("chat.postMessage")) == options.get("times", 1) + 1
     # A 5xx is an answer: Slack did not post, so no check was needed before posting again.
     assert slack.calls("conversations.history") == []
 

@@ -10,7 +10,10 @@ Retry policy, decided per kind of call rather than left to slack_sdk's defaults:
   Retry-After instead (HTTP 503 + header, or an SQS visibility change in the consumers).
 - chat.postMessage is not idempotent: slack_sdk's default ConnectionErrorRetryHandler would
   re-send it after a reset that happened *after* Slack stored the message, posting it twice. The
-  posting client therefore has no retry handlers; the queue and its idempotency record decide.
+  posting client therefore never retries a broken connection; the queue and the delivery record
+  decide (look in Slack first). A 500/503 answer is different: Slack answered, it did not post, so
+  the posting client too retries it once after a quarter second, instead of holding the user's
+  whole queue (FIFO) for a backoff through SQS.
 """
 
 from __future__ import annotations
@@ -46,8 +49,12 @@ def read_retry_handlers() -> list[RetryHandler]:
     ]
 
 
+def post_retry_handlers() -> list[RetryHandler]:
+    return [ServerErrorRetryHandler(max_retry_count=1, interval_calculator=_QUICK_BACKOFF)]
+
+
 def build_web_client(
-    base_url: str, timeout_seconds: float, *, idempotent_calls: bool, logger: logging.Logger | None = None
+    base_url: str, timeout_seconds: float, *, retry_handlers: list[RetryHandler], logger: logging.Logger | None = None
 ) -> WebClient:
     """One token-less WebClient per container; each call passes the integration's token.
 
@@ -57,7 +64,7 @@ def build_web_client(
     return WebClient(
         base_url=base_url,
         timeout=timeout_seconds,  # type: ignore[arg-type]  # urllib takes float seconds
-        retry_handlers=read_retry_handlers() if idempotent_calls else [],
+        retry_handlers=retry_handlers,
         logger=logger,
     )
 
@@ -90,14 +97,15 @@ class SlackGateway:
     def reads(self) -> WebClient:
         """Idempotent calls: one quick retry on a reset connection or a 500/503."""
         if self._read_client is None:
-            self._read_client = build_web_client(self._base_url, self._timeout, idempotent_calls=True)
+            self._read_client = build_web_client(self._base_url, self._timeout, retry_handlers=read_retry_handlers())
         return self._read_client
 
     @property
     def posts(self) -> WebClient:
-        """chat.postMessage only: no retry handlers (a resent post could be a duplicate post)."""
+        """chat.postMessage only: one quick retry of a 500/503, never of a broken connection (a
+        resent post could be a duplicate post)."""
         if self._post_client is None:
-            self._post_client = build_web_client(self._base_url, self._timeout, idempotent_calls=False)
+            self._post_client = build_web_client(self._base_url, self._timeout, retry_handlers=post_retry_handlers())
         return self._post_client
 
     # -- with a token we hold already (connecting, disconnecting) -------------------------------

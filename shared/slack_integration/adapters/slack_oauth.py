@@ -42,7 +42,7 @@ class SlackOAuth:
     @property
     def _client(self) -> WebClient:
         if self._web is None:
-            self._web = build_web_client(self._base_url, self._timeout, idempotent_calls=False, logger=_QUIET)
+            self._web = build_web_client(self._base_url, self._timeout, retry_handlers=[], logger=_QUIET)
         return self._web
 
     def exchange(self, app: AppCredentials, code: str, redirect_uri: str) -> Installed:

@@ -44,13 +44,10 @@ from slack_integration.models.messages import ReplyRequest, SendRequest, validat
 from slack_integration.models.slack import Post, Posted
 from slack_integration.observability import logger, metrics, tracer
 from slack_integration.services.recovery import EarlierPostFinder, LookCutShort
-from slack_integration.slack_errors import outcome_unknown
+from slack_integration.slack_errors import outcome_unknown, settle_seconds
 
 M = TypeVar("M", SendRequest, ReplyRequest)
 
-# After a post whose outcome is unknown, the next attempt (which first looks for it in Slack)
-# waits at least this long.
-UNCERTAIN_SETTLE_SECONDS = 30.0
 # After a throttled search, dashboard reads of Slack's history wait this long beyond Retry-After.
 RECOVERY_HOLD_SECONDS = 120
 # The lease outlives the invocation by this margin; a crash leaves it to expire, not forever.
@@ -183,7 +180,7 @@ class DeliveryService:
         except ServiceError as err:
             unknown = outcome_unknown(err)
             # If Slack stored it, it did so by the time it would have answered, plus the settle time.
-            until = time.time() + UNCERTAIN_SETTLE_SECONDS if unknown else None
+            until = time.time() + settle_seconds(err) if unknown else None
             self._failed(delivery, err, outcome_unknown=unknown, since=claim.started_at, until=until)
             raise
 
@@ -230,7 +227,7 @@ class DeliveryService:
         if outcome_unknown and settle:
             # Give Slack time to finish a request it may still be handling before the next attempt
             # looks for it: a post stored after that look would be posted a second time.
-            err.retry_after = max(err.retry_after or 0.0, UNCERTAIN_SETTLE_SECONDS)
+            err.retry_after = max(err.retry_after or 0.0, settle_seconds(err))
             logger.warning(
                 "Slack post outcome unknown; the next attempt checks Slack before posting",
                 extra={"delivery_key": delivery.facts.key, "code": err.code},
