@@ -136,7 +136,7 @@ def test_slack_faults_lose_nothing_and_post_nothing_twice(
     send = consumer("send")
 
     # Time passing between attempts includes Slack finishing a late request (the product waits
-    # UNCERTAIN_SETTLE_SECONDS after an unknown outcome; 0.6 s covers the emulator's lateness).
+    # SETTLE_AFTER_TIMEOUT_SECONDS after a timeout; 0.6 s covers the emulator's lateness).
     settle(aws, send, pause=0.6 if kind == "slow" else 0.0)
     time.sleep(0.6 if kind == "slow" else 0)
 
