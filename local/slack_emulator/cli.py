@@ -9,6 +9,8 @@ that make a running emulator send events or change its state, and print its JSON
     messages  --channel C                          what the channel has received
     fault     --method M --kind K [--times N] [--retry-after S] [--status H] [--error E] [--delay S]
                                                    break Slack on purpose for the next N calls of M
+    latency   --method M --median-ms MS [--p95-ms MS] [--seed N]
+                                                   answer M after a log-normal delay (0 = off again)
 
 Every subcommand takes `--url` (default http://127.0.0.1:3001, the emulator's default port).
 Exit status 1 when the emulator refuses the request or cannot be reached, or when an app did not
@@ -25,13 +27,15 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from local.slack_emulator.emulator import CHAT_POST_MESSAGE_MEDIAN_MS, CHAT_POST_MESSAGE_P95_MS
+
 DEFAULT_URL = "http://127.0.0.1:3001"
 # Longer than a few deliveries at the emulator's 5 s timeout each.
 REQUEST_TIMEOUT_SECONDS = 60.0
 # Events `event --type` can build from a channel id alone; others go through --json (or the
 # `channel` subcommand, which fills in the rest from the emulator's state).
 BUILT_EVENTS = ("channel_archive", "channel_unarchive", "channel_deleted", "app_uninstalled")
-COMMANDS = ("event", "uninstall", "channel", "messages", "fault")
+COMMANDS = ("event", "uninstall", "channel", "messages", "fault", "latency")
 FAULT_KINDS = ("ratelimited", "error", "server_error", "drop_before", "drop_after", "slow")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -71,6 +75,21 @@ def add_commands(subparsers: Any) -> None:
     fault.add_argument("--error", help="Slack error string, for error (default internal_error)")
     fault.add_argument("--delay", type=float, help="seconds, for slow")
 
+    latency = _command(subparsers, "latency", "make every call of a Slack method wait first (see set_latency)")
+    latency.add_argument("--method", required=True, help='a Web API method such as chat.postMessage, or "*"')
+    latency.add_argument(
+        "--median-ms",
+        required=True,
+        type=float,
+        help=f"median delay in ms, 0 = off (chat.postMessage's documented one: {CHAT_POST_MESSAGE_MEDIAN_MS:g})",
+    )
+    latency.add_argument(
+        "--p95-ms",
+        type=float,
+        help=f"95th percentile in ms (default: always the median; chat.postMessage's: {CHAT_POST_MESSAGE_P95_MS:g})",
+    )
+    latency.add_argument("--seed", type=int, help="make the delays repeatable")
+
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     base = args.url.rstrip("/").removesuffix("/api")
@@ -94,6 +113,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             delay=args.delay,
         )
         answer = _post(base, "/_emulator/faults", request)
+    elif args.command == "latency":
+        request = {"method": args.method, "median_ms": args.median_ms} | _without_none(
+            p95_ms=args.p95_ms, seed=args.seed
+        )
+        answer = _post(base, "/_emulator/latency", request)
     else:
         url = f"{base}/_emulator/channels/{urllib.parse.quote(args.channel, safe='')}/messages"
         answer = _call(urllib.request.Request(url))  # noqa: S310  (the user's own emulator URL)

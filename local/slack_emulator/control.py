@@ -9,6 +9,8 @@ process of the local stack, do what a test does through SlackEmulator:
     GET  /_emulator/channels/<channel_id>/messages
     POST /_emulator/faults     {"method", "kind", "times"?, "retry_after"?, "status"?, "error"?,
                                 "delay"?, "after"?}: break Slack on purpose (inject_fault)
+    POST /_emulator/latency    {"method", "median_ms", "p95_ms"?, "seed"?}: answer `method` ("*" =
+                                any) after a log-normal delay (set_latency); median_ms null or 0 = off
 
 Answers are {"ok": true, ...} (the events sent under "deliveries", each as deliver_event returns
 it plus "client_id" and "event_type"), or HTTP 400 {"ok": false, "error", "detail"} for input it
@@ -70,6 +72,7 @@ class ControlRoutes:
             "/_emulator/uninstall": self._uninstall,
             "/_emulator/channels": self._channels,
             "/_emulator/faults": self._faults,
+            "/_emulator/latency": self._latency,
         }
         if path not in routes:
             raise ControlError("unknown_route", f"no control route {path}")
@@ -117,7 +120,7 @@ class ControlRoutes:
 
     def _faults(self, payload: dict[str, Any]) -> dict[str, Any]:
         method, kind = _text(payload, "method"), _text(payload, "kind")
-        options = {}
+        options: dict[str, Any] = {}
         for name in ("times", "retry_after", "status", "after"):
             value = payload.get(name)
             if value is not None:
@@ -134,6 +137,15 @@ class ControlRoutes:
             options["error"] = error
         self._emulator.inject_fault(method, kind, **options)
         return {"fault": {"method": method, "kind": kind, **options}}
+
+    def _latency(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Answers the settings then in force; set_latency's ValueError comes back as invalid_request."""
+        method = _text(payload, "method")
+        if "median_ms" not in payload:
+            raise ControlError("invalid_latency", "median_ms is required (null or 0 turns the latency off)")
+        median_ms, p95_ms, seed = payload["median_ms"], payload.get("p95_ms"), payload.get("seed")
+        self._emulator.set_latency(method, median_ms, p95_ms, seed)
+        return {"latency": self._emulator.latency_settings()}
 
     def _only_receiver(self) -> str:
         receivers = [app["client_id"] for app in self._emulator.oauth_apps() if app["events_url"]]

@@ -39,6 +39,26 @@ _OAUTH_APP_KEYS = frozenset(
     }
 )
 
+# A realistic answer time for chat.postMessage, for benchmarks:
+#     emu.set_latency("chat.postMessage", CHAT_POST_MESSAGE_MEDIAN_MS, CHAT_POST_MESSAGE_P95_MS, seed=...)
+# An ASSUMPTION, not a measurement: Slack publishes no latency figure for its Web API (no SLO, no
+# metric on its status page), and no public benchmark of chat.postMessage turned up. What public
+# material does say:
+# - an app developer saw "~80ms" answers from Slack's API
+#   (https://github.com/rehabstudio/fbmessenger/issues/40, 2018; endpoint and location not given);
+# - APImetrics' cloud agents ranked Slack the fastest of the Messaging APIs they monitor by median
+#   latency, and North America its fastest region by far
+#   (https://apicontext.com/blog/api-ratings-messaging-latency-apimetrics, January 2021; no figure quoted);
+# - Slack's core services and storage run in AWS us-east-1, reached through its edge PoPs
+#   (slack.engineering, "Traffic 101: Packets Mostly Flow"), so a Lambda in us-east-1 pays little network time;
+# - slack_sdk's WebClient opens a new HTTPS connection per call (urllib), so each call pays a TLS handshake.
+# Hence a median of 100 ms (the one figure measured, rounded up for a write plus a fresh TLS connection)
+# and a p95 of 300 ms, a log-normal tail (sigma 0.67: mean 125 ms, p99 473 ms, above 2 s once in ~275 000
+# calls). Replace both with a real measurement (median and p95 of chat.postMessage from the deployed
+# region) when one is taken.
+CHAT_POST_MESSAGE_MEDIAN_MS = 100.0
+CHAT_POST_MESSAGE_P95_MS = 300.0
+
 
 class SlackEmulator(LifecycleControls):
     """A Slack Web API server on loopback plus the knobs to seed it, break it and inspect it.
@@ -105,7 +125,8 @@ class SlackEmulator(LifecycleControls):
 
     def reset(self) -> None:
         """Forget all workspaces, tokens, channels, messages, OAuth apps, codes and refresh tokens, faults, calls,
-        history windows and the post rate limit (it is off again and its stats are zero); keep serving."""
+        history windows, latency settings and the post rate limit (it is off again and its stats are zero);
+        keep serving."""
         self._state.reset()
 
     # -- snapshot ----------------------------------------------------------------------------
@@ -113,7 +134,7 @@ class SlackEmulator(LifecycleControls):
     def snapshot(self) -> dict[str, Any]:
         """The emulator's state as JSON-able data, for restore() in a later run (the local stack's
         state dir): workspaces, channels, members, messages and threads, tokens, OAuth apps,
-        codes and refresh tokens. Not faults nor the call log (EmulatorState.snapshot)."""
+        codes and refresh tokens. Not faults, latency settings nor the call log (EmulatorState.snapshot)."""
         return self._state.snapshot()
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
@@ -278,6 +299,31 @@ class SlackEmulator(LifecycleControls):
         """
         self._state.set_post_rate_limit(per_second, burst)
 
+    def set_latency(
+        self, method: str, median_ms: float | None, p95_ms: float | None = None, seed: int | None = None
+    ) -> None:
+        """Make every call of `method` ("*" = any Web API method without a setting of its own) wait
+        before it runs, as real Slack takes time to answer (see CHAT_POST_MESSAGE_MEDIAN_MS).
+
+        Each call's delay is drawn from a log-normal with median `median_ms` and 95th percentile
+        `p95_ms` (None, or equal to the median: always exactly `median_ms`); a `seed` makes the
+        sequence of delays repeatable, in the order the calls arrive (each set_latency starts it
+        over). None or 0 as the median turns the method's setting off; reset() turns all of them
+        off, and snapshot() does not keep them. ValueError for a negative or non-finite number, a
+        p95 below the median, a p95 without a median or a seed that is not an int.
+
+        The delay is waited on the request's own thread without holding the emulator's lock, so
+        concurrent calls overlap instead of queueing; it comes before the method runs (and before a
+        fault's answer; a `slow` fault's delay adds to it). The authorize page and the control
+        endpoint are never delayed. calls() shows each delay as `latency_ms`.
+        """
+        self._state.set_latency(method, median_ms, p95_ms, seed)
+
+    def latency_settings(self) -> list[dict[str, Any]]:
+        """The latency settings in force, in the order they were set:
+        [{"method", "median_ms", "p95_ms", "seed"}]."""
+        return self._state.latency_settings()
+
     def post_rate_limit_stats(self) -> dict[str, int]:
         """{"accepted": n, "throttled": n}: posts the limit let through / answered 429 since reset().
 
@@ -286,7 +332,8 @@ class SlackEmulator(LifecycleControls):
         return self._state.post_rate_limit_stats()
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
-        """Web API requests received, in order: method, params, team_id, status, fault, authorization.
+        """Web API requests received, in order: method, params, team_id, status, fault, authorization,
+        and `latency_ms` (the delay set_latency drew for it, in ms) on calls a latency setting applied to.
         Params never hold the token nor an app's credentials (client_secret, code, refresh_token)."""
         return self._state.calls(method)
 

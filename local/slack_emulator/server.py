@@ -1,7 +1,10 @@
-"""HTTP front of the emulator: Slack's wire format, token extraction, fault injection, call log.
+"""HTTP front of the emulator: Slack's wire format, token extraction, fault injection, answer
+time (latency), call log.
 
 Faults act at the transport level (before or after the method runs) because that is where the
 real failures the client has to survive happen: throttling, load-balancer pages, dropped sockets.
+A latency setting (SlackEmulator.set_latency) delays a Web API call before it runs, on the
+request's own thread and outside the state lock, so concurrent calls overlap as they do on Slack.
 
 Besides the Web API under /api/, the same server answers the OAuth authorize page a browser is
 sent to (/oauth/v2/authorize, authorize.py) and the emulator's own control endpoint (/_emulator/,
@@ -115,8 +118,13 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         call, authorization = self._read_call(method, url.query)
         state = self.server.state
         fault = state.take_fault(method)
+        latency_ms = state.draw_latency(method)
+        if latency_ms is not None:
+            # Slack's answer time, before the method runs (like a `slow` fault, which adds to it).
+            # draw_latency has let go of the lock: other calls go on meanwhile.
+            time.sleep(latency_ms / 1000)
         reply = _outcome(state, call, fault)
-        record = {
+        record: dict[str, Any] = {
             "method": method,
             # The token never reaches params (see _read_call); an app's credentials are dropped here.
             "params": {name: value for name, value in call.params.items() if name not in _SECRET_PARAMS},
@@ -125,6 +133,8 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
             "fault": fault.kind if fault is not None else None,
             "authorization": authorization,
         }
+        if latency_ms is not None:  # only then, so records of calls without a latency keep their shape
+            record["latency_ms"] = latency_ms
         state.record_call(record)  # before answering, so a test reading calls() right after sees it
         if reply is None:
             self._drop_connection()

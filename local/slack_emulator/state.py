@@ -1,5 +1,5 @@
 """In-memory Slack state: workspaces, tokens, channels, messages, armed faults, the chat.postMessage
-and history rate limits, OAuth apps and codes, and the call log.
+and history rate limits, the answer-time (latency) settings, OAuth apps and codes, and the call log.
 
 A single re-entrant lock guards all of it, because the HTTP server answers on one thread per
 request while a test thread drives the control API at the same time.
@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import math
 import random
+import statistics
 import string
 import threading
 import time
@@ -305,6 +306,95 @@ class PostRateLimit:
         return {"accepted": self.accepted, "throttled": self.throttled}
 
 
+# The standard normal's 95th percentile: a log-normal's p95 is median * exp(Z_95 * sigma).
+_Z_95 = statistics.NormalDist().inv_cdf(0.95)
+
+
+@dataclass
+class LatencySetting:
+    """How long the server waits before answering one Web API method (see Latency)."""
+
+    method: str
+    median_ms: float
+    p95_ms: float | None
+    seed: int | None
+    rng: random.Random = field(repr=False, compare=False, default_factory=random.Random)
+
+    @property
+    def sigma(self) -> float:
+        """The log-normal's shape: 0 (a fixed delay) without a p95 above the median."""
+        if self.p95_ms is None or self.p95_ms == self.median_ms:
+            return 0.0
+        return math.log(self.p95_ms / self.median_ms) / _Z_95
+
+    def draw(self) -> float:
+        """One delay in ms: log-normal with this median (e^mu) and p95 (e^(mu + 1.645 sigma))."""
+        sigma = self.sigma
+        return self.median_ms if sigma == 0 else self.median_ms * math.exp(self.rng.gauss(0.0, sigma))
+
+    def public(self) -> dict[str, Any]:
+        return {"method": self.method, "median_ms": self.median_ms, "p95_ms": self.p95_ms, "seed": self.seed}
+
+
+class Latency:
+    """Answer times per Web API method, because real Slack takes tens to hundreds of milliseconds
+    where the emulator takes about one: a benchmark comparing the product with a bare call needs
+    the bare call to cost what it costs in production.
+
+    A method's own setting wins over the "*" one. Off (no delay, nothing recorded) until `set`
+    gives one. Not locked itself: EmulatorState draws under its lock, and the server sleeps
+    after letting go of it, so concurrent calls wait side by side instead of one after another.
+    """
+
+    def __init__(self) -> None:
+        self._settings: dict[str, LatencySetting] = {}
+
+    def reset(self) -> None:
+        self._settings.clear()
+
+    def set(self, method: str, median_ms: float | None, p95_ms: float | None = None, seed: int | None = None) -> None:
+        """None or 0 as the median turns the method's setting off (p95_ms must then be None).
+        ValueError for anything else that is not a delay: a negative or infinite number, a p95 under
+        the median, a non-integer seed."""
+        if not isinstance(method, str) or not method:
+            raise ValueError(f"method must be a Web API method name or '*', got {method!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an int or None, got {seed!r}")
+        if median_ms is None or (_is_number(median_ms) and median_ms == 0):
+            if p95_ms is not None:
+                raise ValueError("p95_ms needs a median_ms above 0")
+            self._settings.pop(method, None)
+            return
+        if not _is_number(median_ms) or median_ms < 0:
+            raise ValueError(f"median_ms must be a finite number >= 0 or None, got {median_ms!r}")
+        if p95_ms is not None and (not _is_number(p95_ms) or p95_ms < median_ms):
+            raise ValueError(f"p95_ms must be a finite number >= median_ms ({median_ms}) or None, got {p95_ms!r}")
+        setting = LatencySetting(method, float(median_ms), None if p95_ms is None else float(p95_ms), seed)
+        if not math.isfinite(setting.sigma):
+            raise ValueError(f"p95_ms {p95_ms!r} is too far above median_ms {median_ms!r}")
+        setting.rng.seed(seed)
+        self._settings.pop(method, None)  # so settings() lists them in the order they were set
+        self._settings[method] = setting
+
+    def draw(self, method: str) -> float | None:
+        """The delay in ms for one call of `method`, or None when no setting applies to it."""
+        setting = self._settings.get(method) or self._settings.get("*")
+        return None if setting is None else setting.draw()
+
+    def settings(self) -> list[dict[str, Any]]:
+        return [setting.public() for setting in self._settings.values()]
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, nor an int too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 class HistoryRateLimit:
     """conversations.history / .replies for non-Marketplace distributed apps: 1 call per method
     per workspace per window (Slack: 1 request per minute), per Workspace.marketplace_app.
@@ -350,6 +440,7 @@ class EmulatorState:
         self.faults: list[Fault] = []
         self.post_rate_limit = PostRateLimit(clock)
         self.history_rate_limit = HistoryRateLimit(clock)
+        self.latency = Latency()
         self.oauth = OAuthRegistry()
         self.call_log: list[dict[str, Any]] = []
 
@@ -360,6 +451,7 @@ class EmulatorState:
             self.faults.clear()
             self.post_rate_limit.reset()
             self.history_rate_limit.reset()
+            self.latency.reset()
             self.oauth.reset()
             self.call_log.clear()
 
@@ -566,10 +658,12 @@ class EmulatorState:
         apps (credentials, URLs, verification token), unexchanged codes, refresh tokens, and the
         chat.postMessage rate limit's setting.
 
-        Left out, on purpose: armed faults and the call log (a test's instruments for the calls
-        it is about to make, not Slack's state), the rate limits' buckets and history windows
-        and the post limit's counts (readings of this process's monotonic clock: a restart
-        starts them over, as after reset())."""
+        Left out, on purpose: armed faults, the answer-time (latency) settings and the call log
+        (a test's or a benchmark's instruments for the calls it is about to make, not Slack's
+        state: a local stack restarted from its state dir answers at full speed again, and a
+        seeded latency's sequence could not be resumed anyway), the rate limits' buckets and
+        history windows and the post limit's counts (readings of this process's monotonic
+        clock: a restart starts them over, as after reset())."""
         with self.lock:
             return _jsonable(
                 {
@@ -595,8 +689,8 @@ class EmulatorState:
             )
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        """Replace the whole state with a snapshot() (read back from JSON); the call log, faults
-        and rate-limit windows start empty. ValueError for data snapshot() did not make."""
+        """Replace the whole state with a snapshot() (read back from JSON); the call log, faults,
+        latency settings and rate-limit windows start empty. ValueError for data snapshot() did not make."""
         if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"not an emulator snapshot of version {SNAPSHOT_VERSION}")
         with self.lock:
@@ -742,6 +836,22 @@ class EmulatorState:
     def post_rate_limit_stats(self) -> dict[str, int]:
         with self.lock:
             return self.post_rate_limit.stats()
+
+    def set_latency(
+        self, method: str, median_ms: float | None, p95_ms: float | None = None, seed: int | None = None
+    ) -> None:
+        with self.lock:
+            self.latency.set(method, median_ms, p95_ms, seed)
+
+    def draw_latency(self, method: str) -> float | None:
+        """The delay in ms to wait before answering this call (None: answer at once). Only the
+        draw happens under the lock: the caller sleeps without it."""
+        with self.lock:
+            return self.latency.draw(method)
+
+    def latency_settings(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return self.latency.settings()
 
     def record_call(self, record: dict[str, Any]) -> None:
         with self.lock:
