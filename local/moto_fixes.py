@@ -1,8 +1,9 @@
 """Where moto (5.2.5) behaves unlike AWS in ways the local stack and `make bench` would otherwise
 measure as the product's: each fix makes moto do what the AWS service documents, nothing more.
 
-- DynamoDB requests one at a time: DynamoDB applies each request atomically; moto does not when
-  requests overlap (as they do once a function's invocations run at the same time).
+- DynamoDB and SQS requests one at a time: both services apply each request atomically; moto does
+  not when requests overlap (as they do once a function's invocations run at the same time). A
+  long poll lets other SQS requests in while it waits, as SQS does.
 - TransactWriteItems backs up only the items it touches: moto deep-copies every table a
   transaction names (to roll back on failure), so every tracked send got slower with every
   delivery recorded before it (about 0.15 ms per item in the table: 68-96 ms a transaction after a
@@ -11,6 +12,7 @@ measure as the product's: each fix makes moto do what the AWS service documents,
 - SQS FIFO: a message handed back (its visibility ran out) no longer holds its group. moto releases
   such messages one by one while scanning, so after a hand-back of m3-m5 it skipped m3 and m4 (m5
   still "held" the group) and returned m5 first: out of order. SQS returns m3, m4, m5.
+- moto's server lists its own package directory on every request, to route it: once is enough.
 - SQS long polling answers soon after a message becomes visible. moto only wakes up for a newly
   sent message or after a whole second, so every hand-back cost up to a second more; and when the
   visible messages all belong to a group in flight it re-scanned without pause, spinning a CPU.
@@ -28,6 +30,10 @@ LONG_POLL_SLICE_SECONDS = 0.02
 
 _installed = False
 _in_transaction = threading.local()
+# SQS requests, one at a time; a thread that holds it marks itself here (a long poll lets go of it
+# while it waits).
+_sqs_lock = threading.Lock()
+_sqs_turn = threading.local()
 
 
 def install() -> None:
@@ -36,6 +42,8 @@ def install() -> None:
     if _installed:
         return
     _one_dynamodb_request_at_a_time()
+    _one_sqs_request_at_a_time()
+    _moto_modules_listed_once()
     _transactions_back_up_only_what_they_touch()
     _share_stream_history_in_transactions()
     _fifo_hand_backs_release_their_group()
@@ -57,6 +65,32 @@ def _one_dynamodb_request_at_a_time() -> None:
             return serve(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+def _one_sqs_request_at_a_time() -> None:
+    """Two receives at once could both take messages of one FIFO group (each checks the groups in
+    flight before the other marks its own), and a delete or a visibility change alters the
+    in-flight set while a receive iterates over it."""
+    from moto.sqs.responses import SQSResponse
+
+    serve = SQSResponse.call_action
+
+    def call_action(self: SQSResponse) -> Any:
+        with _sqs_lock:
+            _sqs_turn.held = True
+            try:
+                return serve(self)
+            finally:
+                _sqs_turn.held = False
+
+    SQSResponse.call_action = call_action  # type: ignore[method-assign]
+
+
+def _moto_modules_listed_once() -> None:
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
 
 
 def _transactions_back_up_only_what_they_touch() -> None:
@@ -194,8 +228,18 @@ def _long_polls_wake_when_messages_become_visible() -> None:
     from moto.sqs.models import Queue
 
     def wait_for_messages(self: Any, timeout: int) -> None:
-        # receive_message scans again after each wait, until its WaitTimeSeconds are over.
-        with self._messages_lock:
-            self._messages_lock.wait(timeout=min(timeout, LONG_POLL_SLICE_SECONDS))
+        # receive_message scans again after each wait, until its WaitTimeSeconds are over; other
+        # SQS requests (the deletes and hand-backs that free a group) go ahead meanwhile.
+        held = getattr(_sqs_turn, "held", False)
+        if held:
+            _sqs_turn.held = False
+            _sqs_lock.release()
+        try:
+            with self._messages_lock:
+                self._messages_lock.wait(timeout=min(timeout, LONG_POLL_SLICE_SECONDS))
+        finally:
+            if held:
+                _sqs_lock.acquire()
+                _sqs_turn.held = True
 
     Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]

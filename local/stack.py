@@ -6,17 +6,21 @@
   /slack/events), or a real workspace when SLACK_BOT_TOKEN is set (SLACK_API_URL optional).
 - HTTP API: every HttpApi route of the template, on loopback, turned into API Gateway v2 events
   after verifying a local HS256 JWT the way the JWT authorizer would (401 otherwise).
-- SQS: a poller per consumer, invoking it in batches of 10 like the event source mapping:
-  records reported as failed stay on the queue with the visibility the handler gave them, the
-  others are deleted; moto's redrive moves a message after maxReceiveCount receives.
+- SQS: a poller per consumer, invoking it in batches of 10 like the event source mapping, as
+  many batches at once as the template's MaximumConcurrency and reserved concurrency allow (a
+  FIFO queue's message group in one batch at a time): records reported as failed stay on the
+  queue with the visibility the handler gave them, the others are deleted; moto's redrive moves
+  a message after maxReceiveCount receives.
 - EventBridge: the health function on a timer; receipts go to moto's EventBridge, whose rules
   (the template's) put Buster's domain events on the intake queue the domain events function polls.
 - DynamoDB streams: the deliveries table's, read from moto and handed to the receipts function
   the way its event source mapping would (local.streams).
 
-Functions run in this one process, one invocation at a time (a lock), each with the environment
-the template gives it and its own container of the layer's services; that keeps Lambda's "one
-function per container" true for the layer's per-container caches without a process per function.
+Functions run in this one process, each with the environment the template gives it and its own
+container of the layer's services; that keeps Lambda's "one function per container" true for the
+layer's per-container caches without a process per function. Invocations of one function run at
+the same time (sharing its container), another function's wait for them (local.runtime: the
+environment is the process's).
 
 State: in memory (a stack of tests and benchmarks), or kept in a state directory across restarts
 (`make run`: .local-state), saved at stop and restored at start by local.persistence.
@@ -39,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from local import dev_jwt, persistence
+from local import dev_jwt, moto_fixes, persistence
 from local.api_server import LOCAL_AUDIENCE, LOCAL_ISSUER, ApiServer
 from local.pollers import Poller, Schedule
 from local.runtime import ACCOUNT_ID, REGION, FunctionRuntime
@@ -52,6 +56,7 @@ from local.template import (
     create_tables,
     load_template,
     parameter_default,
+    sqs_concurrency,
 )
 
 # Importable from here, including names the modules above define (local.demo, tests and benchmarks use them).
@@ -120,11 +125,16 @@ class LocalStack:
         parameters: dict[str, str] | None = None,
         token_rotation: bool = False,
         state_dir: str | os.PathLike[str] | None = None,
+        consumer_concurrency: int | None = None,
     ) -> None:
         self._host = host
         # Suffix of every table and queue name (moto's backends are shared by all stacks of a process).
         self._name = name
         self._consumers = consumers
+        # Batches each SQS consumer runs at once; None: as the template deploys it (1: one at a time).
+        if consumer_concurrency is not None and consumer_concurrency < 1:
+            raise ValueError(f"consumer_concurrency must be at least 1, not {consumer_concurrency}")
+        self._consumer_concurrency = consumer_concurrency
         # Template parameter overrides, as `sam deploy --parameter-overrides` would give them.
         self._parameters = dict(parameters or {})
         self._sqs: Any = None
@@ -165,7 +175,7 @@ class LocalStack:
 
         # moto's server does not fail on a taken port, it waits; say so at once instead.
         _ports_free(self._host, self._ports)
-        _share_stream_history_in_moto_transactions()
+        moto_fixes.install()
         self._saved_environ = dict(os.environ)
         if not self._verbose:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
@@ -269,7 +279,7 @@ class LocalStack:
         self._spawn(Schedule(runtime, "HealthFunction", self._health_interval, self._stop))
         if self._consumers:
             # Like the SQS pollers, an event source mapping: a stack started without consumers
-            # (make bench) runs none, so nothing else takes the one-at-a-time runtime.
+            # (make bench) runs none, so nothing else takes the runtime from what it measures.
             self._spawn(self._receipts_poller(tables["DeliveriesTable"], aws_endpoint))
         self._started = True
         return self.info
@@ -326,7 +336,10 @@ class LocalStack:
             ("ReplyFunction", "ReplyQueue"),
             ("DomainEventsFunction", "DomainEventsQueue"),
         ):
-            poller = Poller(self.runtime, logical, self.info.queues[queue], self._sqs, self._delivery_stop)
+            concurrency = self._consumer_concurrency or sqs_concurrency(logical, queue, self._parameters)
+            poller = Poller(
+                self.runtime, logical, self.info.queues[queue], self._sqs, self._delivery_stop, concurrency=concurrency
+            )
             self._pollers.append(poller)
             self._spawn(poller)
 
@@ -524,16 +537,6 @@ _PORT_OPTIONS = {
     "aws": "--aws-port / LOCAL_AWS_PORT",
     "slack": "--slack-port / LOCAL_SLACK_PORT",
 }
-
-
-def _share_stream_history_in_moto_transactions() -> None:
-    """moto deep-copies every table a TransactWriteItems touches (to roll back on failure), and a
-    table's copy includes its whole stream history: with the deliveries table's stream on, every
-    tracked send got slower with every write (3x after a few hundred). DynamoDB does nothing of
-    the kind; rolling the local stream back is never needed, so the copy shares it."""
-    from moto.dynamodb.models.table import StreamShard
-
-    StreamShard.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
 
 
 def _ports_free(host: str, ports: dict[str, int]) -> None:

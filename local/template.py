@@ -178,6 +178,36 @@ def environment(logical: str, resolved: dict[str, str]) -> dict[str, str]:
 _NO_VALUE = object()
 
 
+# Lambda's SQS event source with neither limit starts with five concurrent batches (and scales
+# up with the backlog, to 1,000); locally it stays at its start.
+UNLIMITED_SQS_CONCURRENCY = 5
+
+
+def sqs_concurrency(logical: str, queue: str, resolved: dict[str, str] | None = None) -> int:
+    """How many batches of `queue` Lambda runs function `logical` on at once: its SQS event's
+    ScalingConfig.MaximumConcurrency, capped by the function's ReservedConcurrentExecutions (its
+    own, else Globals'), as deployed with these parameters (defaults otherwise). 0 means the
+    function is throttled: nothing runs."""
+    resolved = resolved or {}
+    template = load_template()
+    props = template["Resources"][logical]["Properties"]
+    limits = []
+    for event in props.get("Events", {}).values():
+        source = event["Properties"].get("Queue")
+        if event["Type"] == "SQS" and source == {"Fn::GetAtt": [queue, "Arn"]}:
+            scaling = event["Properties"].get("ScalingConfig") or {}
+            limits.append(_resolve(scaling.get("MaximumConcurrency", {"Ref": "AWS::NoValue"}), resolved))
+    if not limits:
+        raise KeyError(f"{logical} has no SQS event on {queue}")
+    reserved = props.get(
+        "ReservedConcurrentExecutions", template["Globals"]["Function"].get("ReservedConcurrentExecutions")
+    )
+    if reserved is not None:
+        limits.append(_resolve(reserved, resolved))
+    chosen = [int(limit) for limit in limits if limit is not _NO_VALUE]
+    return min(chosen) if chosen else UNLIMITED_SQS_CONCURRENCY
+
+
 def _resolve(value: Any, resolved: dict[str, str]) -> Any:
     """!Ref, !Sub (of names) and !If as CloudFormation would evaluate them with the parameters'
     defaults."""
