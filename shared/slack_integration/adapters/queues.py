@@ -15,13 +15,15 @@ from slack_integration.errors import AWS_UNAVAILABLE
 from slack_integration.observability import logger
 
 SQS_BATCH_LIMIT = 10
-# Characters SQS accepts in a message or attribute value; details quoting a producer's field
-# names could hold others, and SQS would refuse the whole dead-lettering.
-_SQS_TEXT = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters SQS refuses in a message or attribute value (it accepts #x9 #xA #xD #x20-#xD7FF
+# #xE000-#xFFFD #x10000-#x10FFFF); details quoting a producer's field names could hold them, and SQS
+# would refuse the whole dead-lettering. Written as the few refused ranges: the negated set of the
+# accepted ones matches the same characters but takes ~10 ms of every consumer's cold start to compile.
+_NOT_SQS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _sqs_text(value: str) -> str:
-    return _SQS_TEXT.sub("?", value)
+    return _NOT_SQS_TEXT.sub("?", value)
 
 
 @dataclass(frozen=True)
