@@ -707,8 +707,9 @@ def _burst_section(results: list[dict[str, Any]]) -> list[str]:
 
 
 def measure(args: Any, run: int) -> dict[str, Any]:
-    """One run of every measurement, on a fresh local stack."""
-    stack = LocalStack(api_port=0, aws_port=0, slack_port=0, name="bench", consumers=False, health_interval=3600)
+    """One run of every measurement, on a fresh local stack (its own tables and queues: moto's state
+    is the process's, so each run's stack has its own name)."""
+    stack = LocalStack(api_port=0, aws_port=0, slack_port=0, name=f"bench{run}", consumers=False, health_interval=3600)
     stack.start()
     try:
         from benchmarks.burst import repeat
