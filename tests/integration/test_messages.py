@@ -84,7 +84,7 @@ def test_a_dead_lettered_message_shows_its_reason_and_a_retrying_one_its_last_er
 ):
     enqueue_raw(aws, {"userId": USER_ID, "internalMessageId": "bad-1", "message": {"text": ""}})
     consumer("send").drain()
-    slack.inject_fault("chat.postMessage", "server_error", status=503)
+    slack.inject_fault("chat.postMessage", "server_error", status=503, times=2)  # twice: past the in-function retry
     producer.send(USER_ID, {"text": "will retry"}, internal_message_id="retry-1")
     consumer("send").poll()
 
