@@ -10,6 +10,13 @@ from tests.conftest import USER_ID
 BATCH = 10
 
 
+def delivered_originals(producer, consumer) -> None:
+    """BATCH tracked notifications of USER_ID delivered (cost-0 ...), for follow-ups to thread under."""
+    for n in range(BATCH):
+        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
+    consumer("send").poll()
+
+
 def test_a_tracked_send_costs_three_dynamodb_calls_and_one_slack_call(
     aws, slack, notification_channel, producer, consumer, aws_calls
 ):
@@ -50,9 +57,7 @@ def test_an_untracked_send_costs_three_dynamodb_calls(aws, slack, notification_c
 
 
 def test_a_scoped_reply_costs_three_dynamodb_calls(aws, slack, notification_channel, producer, consumer, aws_calls):
-    for n in range(BATCH):
-        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
-    consumer("send").poll()
+    delivered_originals(producer, consumer)
     for n in range(BATCH):
         producer.reply(f"cost-{n}", {"text": f"reply {n}"}, user_id=USER_ID)
     reply = consumer("reply")
@@ -75,9 +80,7 @@ def test_a_scoped_reply_costs_three_dynamodb_calls(aws, slack, notification_chan
 
 
 def test_an_update_in_place_costs_three_dynamodb_calls(aws, slack, notification_channel, producer, consumer, aws_calls):
-    for n in range(BATCH):
-        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
-    consumer("send").poll()
+    delivered_originals(producer, consumer)
     for n in range(BATCH):
         producer.update(f"cost-{n}", {"text": f"now {n}"}, user_id=USER_ID, version=1)
     reply = consumer("reply")
@@ -100,9 +103,7 @@ def test_an_update_in_place_costs_three_dynamodb_calls(aws, slack, notification_
 def test_an_integration_made_before_ids_were_derived_costs_one_more_read_once_per_container(
     legacy_ids, aws, slack, notification_channel, producer, consumer, aws_calls
 ):
-    for n in range(BATCH):
-        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
-    consumer("send").poll()
+    delivered_originals(producer, consumer)
     for n in range(BATCH):
         producer.reply(f"cost-{n}", {"text": f"reply {n}"}, user_id=USER_ID)
     reply = consumer("reply")
@@ -128,9 +129,7 @@ def test_an_integration_made_before_ids_were_derived_costs_one_more_read_once_pe
 def test_an_unscoped_reply_to_one_thread_costs_five_dynamodb_calls(
     aws, slack, notification_channel, producer, consumer, aws_calls
 ):
-    for n in range(BATCH):
-        producer.send(USER_ID, {"text": f"n{n}"}, internal_message_id=f"cost-{n}")
-    consumer("send").poll()
+    delivered_originals(producer, consumer)
     for n in range(BATCH):
         producer.reply(f"cost-{n}", {"text": f"reply {n}"})
     reply = consumer("reply")
